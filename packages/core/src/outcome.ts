@@ -1,0 +1,41 @@
+/**
+ * What one upstream attempt ended as, from the rotator's point of view. The store's `report` script
+ * switches on `kind`; the proxy decides retries from it. Keep the strings stable: they are written to
+ * Redis (`last_class`) and used as metric label values.
+ */
+export const OUTCOME_KINDS = [
+  'success', // 2xx (and 3xx: passed to the client, never followed)
+  'rate_limited', // 429 that will clear by itself (RPM/TPM window)
+  'quota_exhausted', // 429/402/400 that says the account has no credit left (`insufficient_quota`)
+  'invalid_key', // 401 / 403: the key is wrong, revoked or lacks permission
+  'server_error', // 5xx (529 overloaded included)
+  'timeout', // no response headers (or body progress) within the configured time
+  'connection_error', // refused / reset / DNS: nothing reached the provider
+  'client_error', // other 4xx: the request is wrong, the key is fine
+] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
+
+/**
+ * Rate-limit facts read from one response's headers. Every time is RELATIVE to the moment the response
+ * was read (ms from "now"), so the store can anchor it to the Redis clock. Absent = the header said nothing.
+ */
+export interface RateLimitInfo {
+  /** How long to stay away, from retry-after-ms / Retry-After (seconds or HTTP date). */
+  retryAfterMs?: number;
+  limitRequests?: number;
+  remainingRequests?: number;
+  /** Time until the request budget is full again. */
+  resetRequestsMs?: number;
+  limitTokens?: number;
+  remainingTokens?: number;
+  resetTokensMs?: number;
+}
+
+export interface Outcome {
+  kind: OutcomeKind;
+  /** HTTP status, when a response arrived. */
+  status?: number;
+  rateLimit: RateLimitInfo;
+  /** Provider error type/code when one was read from the body (e.g. `insufficient_quota`). Never key material. */
+  errorCode?: string;
+}
