@@ -1,0 +1,6 @@
+export { poolKeys, keyHash, keyLog, type PoolKeys } from './keys';
+export { RedisKeyStore } from './redis-key-store';
+export { createRedisClient, type RedisConnectionOptions } from './redis-client';
+export { preloadScripts, registerScripts, scriptSources, SCRIPT_VERSION } from './scripts';
+export { StoreError, StoreErrorCode } from './errors';
+export * from './types';

@@ -1,0 +1,130 @@
+--[[
+  Hand out the next eligible key of a pool: the one Redis round trip on the request path.
+
+  Input:
+    KEYS[1] ring       ZSET keyId -> virtual time (lowest is next)
+    KEYS[2] cooling    ZSET keyId -> ms when it returns
+    KEYS[3] states     HASH keyId -> state
+    KEYS[4] leases     ZSET "<keyId>|<token>" -> lease expiry ms
+    KEYS[5] meta       HASH vt
+    KEYS[6] key prefix "<prefix>:{<pool>}:key:" (per-key HASH and LOG; same hash tag, same slot)
+
+    ARGV[1] lease token, unique per attempt
+    ARGV[2] lease ttl ms
+    ARGV[3] key ids this request already tried, comma-separated ('' for none): never handed out again
+    ARGV[4] at most this many due cooling keys are returned to rotation per call (bounded work)
+
+  Output:
+    { 1, keyId, remainingRequests }  a key, with its lease taken and one unit of its budget reserved;
+                                     remainingRequests is -1 when no budget is known
+    { 0, waitMs }                    no eligible key; ms until the earliest cooling key returns,
+                                     -1 when none returns by itself (all suspended / disabled / tried)
+
+  Cost: O(log n) in the pool size, plus bounded batches; a key whose budget is spent is moved to
+  cooling when met, so each spent key is skipped at most once per window (amortised O(1)).
+]]
+local rcall = redis.call
+--- @include "now"
+--- @include "transitions"
+--- @include "leases"
+
+local ringKey, coolingKey, statesKey, leasesKey, metaKey, keyPrefix =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local token, leaseTtl, returnBatch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+
+local now = nowMs()
+
+-- 1. Cooldowns that ended rejoin the ring (at the lowest score: no burst for the returning key).
+local due = rcall('ZRANGEBYSCORE', coolingKey, '-inf', now, 'LIMIT', 0, returnBatch)
+for i = 1, #due do
+  local id = due[i]
+  rcall('ZREM', coolingKey, id)
+  rejoinRing(ringKey, statesKey, metaKey, keyPrefix .. id, id)
+end
+
+reapLeases(leasesKey, statesKey, keyPrefix, now, 16)
+
+-- 2. Keys this request already tried are skipped, so look at most that many extra entries ahead.
+local excluded, excludedCount = {}, 0
+for id in string.gmatch(ARGV[3], '[^,]+') do
+  excluded[id] = true
+  excludedCount = excludedCount + 1
+end
+
+-- Returns the ms at which the key's budget frees up, or nil when it may be used now.
+local function spentUntil(id, detailKey)
+  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms')
+  local remReq, resetReq = tonumber(f[1]), tonumber(f[2])
+  if remReq and resetReq and resetReq <= now then
+    -- The provider's window has reset: what we learned no longer holds.
+    rcall('HDEL', detailKey, 'rem_req', 'reset_req_at')
+    remReq = nil
+  end
+  if remReq and remReq <= 0 and resetReq then return resetReq end
+  local remTok, resetTok = tonumber(f[3]), tonumber(f[4])
+  if remTok and resetTok and resetTok <= now then
+    rcall('HDEL', detailKey, 'rem_tok', 'reset_tok_at')
+    remTok = nil
+  end
+  if remTok and remTok <= 0 and resetTok then return resetTok end
+  local rpm = tonumber(f[5])
+  if rpm and rpm > 0 then
+    -- Declared rpm as a sliding window over the last `rpm` hand-outs: never more than rpm in any
+    -- window_ms, whatever the provider's window alignment.
+    local logKey = detailKey .. ':log'
+    if rcall('LLEN', logKey) >= rpm then
+      local oldest = tonumber(rcall('LINDEX', logKey, -1))
+      local windowMs = tonumber(f[6]) or 60000
+      if oldest + windowMs > now then return oldest + windowMs end
+    end
+  end
+  return nil
+end
+
+local guard = 0
+while guard < 1000 do
+  guard = guard + 1
+  local head = rcall('ZRANGE', ringKey, 0, excludedCount, 'WITHSCORES')
+  local id, score
+  for i = 1, #head, 2 do
+    if not excluded[head[i]] then
+      id, score = head[i], tonumber(head[i + 1])
+      break
+    end
+  end
+  if not id then break end
+
+  local detailKey = keyPrefix .. id
+  local blockedUntil = spentUntil(id, detailKey)
+  if blockedUntil then
+    toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, 'budget')
+  else
+    local weight = tonumber(rcall('HGET', detailKey, 'weight')) or 1
+    if weight <= 0 then weight = 1 end
+    rcall('ZADD', ringKey, score + 1 / weight, id)
+    rcall('HSET', metaKey, 'vt', score)
+    local rpm = tonumber(rcall('HGET', detailKey, 'rpm'))
+    if rpm and rpm > 0 then
+      local logKey = detailKey .. ':log'
+      rcall('LPUSH', logKey, now)
+      rcall('LTRIM', logKey, 0, rpm - 1)
+      rcall('PEXPIRE', logKey, (tonumber(rcall('HGET', detailKey, 'window_ms')) or 60000) * 2)
+    end
+    local remaining = -1
+    if rcall('HEXISTS', detailKey, 'rem_req') == 1 then
+      remaining = rcall('HINCRBY', detailKey, 'rem_req', -1)
+    end
+    rcall('HINCRBY', detailKey, 'acquired', 1)
+    rcall('HINCRBY', detailKey, 'inflight', 1)
+    rcall('ZADD', leasesKey, now + leaseTtl, id .. '|' .. token)
+    return { 1, id, remaining }
+  end
+end
+
+local earliest = rcall('ZRANGE', coolingKey, 0, 0, 'WITHSCORES')
+if earliest[2] then
+  local wait = tonumber(earliest[2]) - now
+  if wait < 1 then wait = 1 end
+  return { 0, wait }
+end
+return { 0, -1 }

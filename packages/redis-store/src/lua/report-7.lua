@@ -1,0 +1,135 @@
+--[[
+  Record how one upstream attempt ended and move the key between states accordingly. Off the
+  response's critical path; one call per attempt.
+
+  Input:
+    KEYS[1] ring      KEYS[2] cooling    KEYS[3] parked    KEYS[4] states
+    KEYS[5] leases    KEYS[6] meta       KEYS[7] the key's detail HASH ("<keyPrefix><keyId>")
+
+    ARGV[1]  keyId
+    ARGV[2]  lease token given to acquire ('' when there was no lease)
+    ARGV[3]  outcome kind: success | rate_limited | quota_exhausted | invalid_key | server_error |
+             timeout | connection_error | client_error
+    ARGV[4]  HTTP status ('' when no response)
+    ARGV[5]  retry-after ms ('' when absent)
+    ARGV[6]  limit requests      ARGV[7]  remaining requests   ARGV[8]  ms until requests reset
+    ARGV[9]  limit tokens        ARGV[10] remaining tokens     ARGV[11] ms until tokens reset
+             (each '' when the response did not say)
+    ARGV[12] backoff base ms     ARGV[13] backoff factor       ARGV[14] backoff max ms
+    ARGV[15] jitter fraction     ARGV[16] a random number in [0,1) from the caller (jitter)
+    ARGV[17] consecutive failures that open the circuit breaker (suspend)
+    ARGV[18] provider error code ('' when none; never key material)
+
+  Output:
+    { state, untilMs, changed, reason }   state after the report; untilMs for cooling (else 0);
+                                          changed = 1 when this report moved the key to another state
+    { -1 }                                unknown key (removed from config meanwhile); nothing written
+]]
+local rcall = redis.call
+--- @include "now"
+--- @include "transitions"
+--- @include "leases"
+
+local ringKey, coolingKey, parkedKey, statesKey, leasesKey, metaKey, detailKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
+local keyPrefix = string.sub(detailKey, 1, #detailKey - #id)
+
+local now = nowMs()
+if token ~= '' then releaseLease(leasesKey, statesKey, keyPrefix, id .. '|' .. token) end
+
+local state = rcall('HGET', statesKey, id)
+if not state then return { -1 } end
+local before = state
+
+rcall('HSET', detailKey, 'last_class', kind, 'last_status', ARGV[4], 'last_at', now, 'last_error', ARGV[18])
+
+-- Learned budgets, from any response that carries rate-limit headers (a 2xx included). The header was
+-- true when the provider answered; requests still in flight on other leases will spend more of it.
+local limReq, remReq, resetReq = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+if remReq then
+  local inflight = tonumber(rcall('HGET', detailKey, 'inflight')) or 0
+  local left = remReq - inflight
+  if left < 0 then left = 0 end
+  rcall('HSET', detailKey, 'rem_req', left)
+  if resetReq then rcall('HSET', detailKey, 'reset_req_at', now + resetReq) end
+end
+if limReq then rcall('HSET', detailKey, 'lim_req', limReq) end
+local limTok, remTok, resetTok = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+if remTok then
+  rcall('HSET', detailKey, 'rem_tok', remTok)
+  if resetTok then rcall('HSET', detailKey, 'reset_tok_at', now + resetTok) end
+end
+if limTok then rcall('HSET', detailKey, 'lim_tok', limTok) end
+
+local function cool(untilMs, reason)
+  return toCooling(ringKey, coolingKey, statesKey, detailKey, id, untilMs, reason)
+end
+local function park(newState, reason)
+  toParked(ringKey, coolingKey, parkedKey, statesKey, detailKey, id, newState, reason, now)
+  state = newState
+end
+local inRotation = state == 'active' or state == 'cooling'
+local untilMs = 0
+
+if kind == 'success' then
+  rcall('HINCRBY', detailKey, 'ok', 1)
+  rcall('HSET', detailKey, 'fails', 0, 'rl_streak', 0)
+  if inRotation then
+    -- A spent budget cools the key BEFORE it earns a 429.
+    local spentAt
+    if remReq and remReq <= 0 and resetReq then spentAt = now + resetReq end
+    if remTok and remTok <= 0 and resetTok and (not spentAt or now + resetTok > spentAt) then
+      spentAt = now + resetTok
+    end
+    if spentAt and spentAt > now then
+      untilMs = cool(spentAt, 'budget')
+      state = 'cooling'
+    end
+  end
+elseif kind == 'rate_limited' then
+  rcall('HINCRBY', detailKey, 'rate_limited', 1)
+  if inRotation then
+    -- When to come back, in order: Retry-After (ms or s), the reset of the exhausted budget, backoff.
+    local wait = tonumber(ARGV[5])
+    if not wait then
+      if remReq and remReq <= 0 and resetReq then wait = resetReq end
+      if remTok and remTok <= 0 and resetTok and (not wait or resetTok > wait) then wait = resetTok end
+    end
+    if not wait then
+      local streak = rcall('HINCRBY', detailKey, 'rl_streak', 1)
+      local base, factor, maxMs = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+      local delay = base * factor ^ (streak - 1)
+      if delay > maxMs then
+        park('suspended', 'backoff_ceiling')
+      else
+        wait = delay + delay * tonumber(ARGV[15]) * tonumber(ARGV[16])
+      end
+    end
+    if wait then
+      if wait < 1 then wait = 1 end
+      untilMs = cool(now + math.ceil(wait), 'rate_limited')
+      state = 'cooling'
+    end
+  end
+elseif kind == 'quota_exhausted' then
+  rcall('HINCRBY', detailKey, 'quota', 1)
+  if inRotation then park('suspended', 'quota') end
+elseif kind == 'invalid_key' then
+  rcall('HINCRBY', detailKey, 'invalid', 1)
+  -- An operator's disable stays the operator's: only the operator enables it again.
+  if not (state == 'disabled' and rcall('HGET', detailKey, 'reason') == 'operator') then
+    park('disabled', 'invalid_key')
+  end
+elseif kind == 'server_error' or kind == 'timeout' or kind == 'connection_error' then
+  rcall('HINCRBY', detailKey, 'errors', 1)
+  local fails = rcall('HINCRBY', detailKey, 'fails', 1)
+  if inRotation and fails >= tonumber(ARGV[17]) then park('suspended', 'circuit_open') end
+end
+
+if state == 'cooling' and untilMs == 0 then
+  untilMs = tonumber(rcall('ZSCORE', coolingKey, id)) or 0
+end
+local changed = 0
+if state ~= before then changed = 1 end
+return { state, untilMs, changed, rcall('HGET', detailKey, 'reason') or '' }

@@ -1,0 +1,84 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  /**
+   * redis://[:password@]host:port[/db], rediss:// for TLS,
+   * redis+sentinel://host:port[,host:port...]/<masterName> for Sentinel,
+   * redis+cluster://host:port[,host:port...] for Redis Cluster.
+   */
+  url: string;
+  /** Every command fails after this long instead of hanging the request path. */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /**
+   * false (proxy): a command issued while disconnected fails at once, so the proxy can fall back
+   * instead of queueing requests without bound. true (worker, CLI): wait for the connection.
+   */
+  offlineQueue?: boolean;
+  /** BullMQ needs null (it retries blocking commands itself). */
+  maxRetriesPerRequest?: number | null;
+  lazyConnect?: boolean;
+}
+
+/**
+ * The one Redis client factory. Shared choices, and why:
+ * - retryStrategy: reconnect forever with a capped delay: Redis coming back must heal the process by
+ *   itself, without a restart.
+ * - reconnectOnError for READONLY (a failed-over primary now answers as a replica) and LOADING (a
+ *   restarted Redis still loading): reconnect, and for READONLY resend the command to the new primary.
+ * - commandTimeout: a paused or overloaded Redis costs a bounded time per request, never a hang.
+ */
+export function createRedisClient(options: RedisConnectionOptions): Redis | Cluster {
+  const common: RedisOptions = {
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    enableOfflineQueue: options.offlineQueue ?? true,
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
+    lazyConnect: options.lazyConnect ?? false,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+    reconnectOnError: (error) => {
+      if (error.message.startsWith('READONLY')) return 2;
+      return error.message.startsWith('LOADING');
+    },
+  };
+  const url = new URL(options.url);
+  if (url.protocol === 'redis+cluster:') {
+    return new Cluster(hostList(url), {
+      redisOptions: withAuth(common, url),
+      enableOfflineQueue: common.enableOfflineQueue,
+      clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
+      lazyConnect: common.lazyConnect,
+    });
+  }
+  if (url.protocol === 'redis+sentinel:') {
+    const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    if (!name) throw new Error('redis+sentinel:// URL needs the master name as its path');
+    return new Redis({
+      ...withAuth(common, url),
+      sentinels: hostList(url),
+      name,
+      sentinelRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
+    });
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new Error(`unsupported Redis URL scheme ${url.protocol} (redis, rediss, redis+sentinel, redis+cluster)`);
+  }
+  return new Redis(options.url, common);
+}
+
+/** URL's host part may hold a comma-separated list, which URL parses as one host: split it by hand. */
+function hostList(url: URL): { host: string; port: number }[] {
+  const authority = url.href.replace(/^[a-z+]+:\/\//, '').replace(/^[^@/]*@/, '').split('/')[0] ?? '';
+  return authority.split(',').map((hostPort) => {
+    const [host, port] = hostPort.split(':');
+    return { host: host || '127.0.0.1', port: Number(port || 6379) };
+  });
+}
+
+function withAuth(options: RedisOptions, url: URL): RedisOptions {
+  return {
+    ...options,
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+}

@@ -1,0 +1,158 @@
+import crypto from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Outcome } from '@rotor/core';
+import { keyHash, poolKeys, type PoolKeys } from './keys';
+import { runScript } from './scripts';
+import { storeError } from './errors';
+import { readSnapshot } from './snapshot';
+import {
+  DEFAULT_POLICY,
+  type AcquireOptions,
+  type AcquireResult,
+  type KeyAction,
+  type KeySpec,
+  type KeyState,
+  type KeyStore,
+  type Lease,
+  type PoolSnapshot,
+  type ReportResult,
+  type StorePolicy,
+  type SyncResult,
+} from './types';
+
+const SYNC_BATCH = 500;
+
+/** Lease tokens: unique per process and attempt, cheaper than a UUID per request. */
+const processTag = crypto.randomBytes(6).toString('hex');
+let leaseCounter = 0;
+const nextToken = () => `${processTag}${(leaseCounter++).toString(36)}`;
+
+const optional = (value: number | string | undefined) => (value === undefined ? '' : value);
+
+/** The shared key state over Redis: every change is one atomic Lua script call. */
+export class RedisKeyStore implements KeyStore {
+  readonly policy: StorePolicy;
+  private readonly keysByPool = new Map<string, PoolKeys>();
+
+  constructor(
+    readonly redis: Redis | Cluster,
+    policy: Partial<StorePolicy> = {},
+  ) {
+    this.policy = { ...DEFAULT_POLICY, ...policy };
+  }
+
+  keys(pool: string): PoolKeys {
+    let keys = this.keysByPool.get(pool);
+    if (!keys) {
+      keys = poolKeys(this.policy.prefix, pool);
+      this.keysByPool.set(pool, keys);
+    }
+    return keys;
+  }
+
+  async acquire(pool: string, options: AcquireOptions = {}): Promise<AcquireResult> {
+    const k = this.keys(pool);
+    const token = nextToken();
+    const reply = (await runScript(
+      this.redis,
+      'acquire',
+      [k.ring, k.cooling, k.states, k.leases, k.meta, k.keyPrefix],
+      [token, this.policy.leaseTtlMs, (options.exclude ?? []).join(','), this.policy.returnBatch],
+    )) as [number, string | number, number?];
+    if (reply[0] === 1) {
+      const remaining = Number(reply[2]);
+      return {
+        ok: true,
+        lease: { pool, keyId: String(reply[1]), token },
+        ...(remaining >= 0 ? { remainingRequests: remaining } : {}),
+      };
+    }
+    const wait = Number(reply[1]);
+    return wait >= 0 ? { ok: false, waitMs: wait } : { ok: false };
+  }
+
+  async report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined> {
+    const k = this.keys(lease.pool);
+    const rl = outcome.rateLimit;
+    const { backoff } = this.policy;
+    const reply = (await runScript(
+      this.redis,
+      'report',
+      [k.ring, k.cooling, k.parked, k.states, k.leases, k.meta, keyHash(k, lease.keyId)],
+      [
+        lease.keyId,
+        lease.token,
+        outcome.kind,
+        optional(outcome.status),
+        optional(rl.retryAfterMs),
+        optional(rl.limitRequests),
+        optional(rl.remainingRequests),
+        optional(rl.resetRequestsMs),
+        optional(rl.limitTokens),
+        optional(rl.remainingTokens),
+        optional(rl.resetTokensMs),
+        backoff.baseMs,
+        backoff.factor,
+        backoff.maxMs,
+        backoff.jitter,
+        Math.random(),
+        this.policy.breakerFailures,
+        optional(outcome.errorCode),
+      ],
+    )) as [string | number, number?, number?, string?];
+    // The key left the config while the request was in flight: nothing to record.
+    if (reply[0] === -1) return undefined;
+    return {
+      state: reply[0] as KeyState,
+      untilMs: Number(reply[1]),
+      changed: reply[2] === 1,
+      reason: String(reply[3] ?? ''),
+    };
+  }
+
+  async sync(pool: string, specs: readonly KeySpec[]): Promise<SyncResult> {
+    const k = this.keys(pool);
+    let added = 0;
+    for (let i = 0; i < specs.length; i += SYNC_BATCH) {
+      const batch = specs.slice(i, i + SYNC_BATCH);
+      added += Number(
+        await runScript(this.redis, 'syncKeys', [k.ring, k.states, k.meta, k.keyPrefix], [JSON.stringify(batch)]),
+      );
+    }
+    const wanted = new Set(specs.map((s) => s.id));
+    const stale = (await this.redis.hkeys(k.states)).filter((id) => !wanted.has(id));
+    let removed = 0;
+    for (let i = 0; i < stale.length; i += SYNC_BATCH) {
+      removed += Number(
+        await runScript(
+          this.redis,
+          'removeKeys',
+          [k.ring, k.cooling, k.parked, k.states, k.keyPrefix],
+          stale.slice(i, i + SYNC_BATCH),
+        ),
+      );
+    }
+    return { added, removed, total: wanted.size };
+  }
+
+  snapshot(pool: string): Promise<PoolSnapshot> {
+    return readSnapshot(this.redis, pool, this.keys(pool));
+  }
+
+  async setState(
+    pool: string,
+    keyId: string,
+    action: KeyAction,
+    reason = '',
+  ): Promise<{ state: KeyState; changed: boolean }> {
+    const k = this.keys(pool);
+    const reply = (await runScript(
+      this.redis,
+      'setState',
+      [k.ring, k.cooling, k.parked, k.states, k.meta, keyHash(k, keyId)],
+      [keyId, action, reason],
+    )) as [string | number, (number | string)?];
+    if (typeof reply[0] === 'number' && reply[0] < 0) throw storeError(reply[0], pool, keyId);
+    return { state: reply[0] as KeyState, changed: reply[1] === 1 };
+  }
+}

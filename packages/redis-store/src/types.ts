@@ -1,0 +1,112 @@
+import type { Outcome } from '@rotor/core';
+
+export type KeyState = 'active' | 'cooling' | 'suspended' | 'disabled';
+
+/** What the store needs to know of a configured key. Never the secret. */
+export interface KeySpec {
+  id: string;
+  label?: string;
+  weight?: number;
+  rpm?: number;
+  tpm?: number;
+  windowMs?: number;
+}
+
+/** Proof that a request holds a key: passed back to `report`, which releases the in-flight lease. */
+export interface Lease {
+  pool: string;
+  keyId: string;
+  token: string;
+}
+
+export type AcquireResult =
+  | { ok: true; lease: Lease; remainingRequests?: number }
+  /** waitMs: until the earliest cooling key returns; undefined when none returns by itself. */
+  | { ok: false; waitMs?: number };
+
+export interface AcquireOptions {
+  /** Keys this request already tried: never handed out again within one request. */
+  exclude?: readonly string[];
+}
+
+export interface ReportResult {
+  state: KeyState;
+  /** ms epoch (Redis clock) when a cooling key returns; 0 otherwise. */
+  untilMs: number;
+  /** This report moved the key to another state (the proxy schedules a probe on suspended/disabled). */
+  changed: boolean;
+  reason: string;
+}
+
+export type KeyAction = 'disable' | 'enable' | 'clear' | 'reinstate' | 'suspend' | 'invalidate';
+
+export interface KeySnapshot {
+  id: string;
+  label?: string;
+  state: KeyState;
+  reason?: string;
+  /** ms epoch when a cooling key returns. */
+  until?: number;
+  weight: number;
+  inflight: number;
+  acquired: number;
+  successes: number;
+  rateLimited: number;
+  failures: number;
+  consecutiveFailures: number;
+  lastStatus?: number;
+  lastClass?: string;
+  lastError?: string;
+  lastAt?: number;
+  remainingRequests?: number;
+  limitRequests?: number;
+  resetRequestsAt?: number;
+  remainingTokens?: number;
+  limitTokens?: number;
+  resetTokensAt?: number;
+  parkedAt?: number;
+}
+
+export interface PoolSnapshot {
+  pool: string;
+  /** Redis clock when the snapshot was read. */
+  now: number;
+  keys: KeySnapshot[];
+}
+
+export interface SyncResult {
+  added: number;
+  removed: number;
+  total: number;
+}
+
+/**
+ * The shared key state every proxy replica and worker uses. Implemented over Redis (the real thing) and,
+ * for Redis outages, by an in-memory fallback: one conformance suite runs against both.
+ */
+export interface KeyStore {
+  acquire(pool: string, options?: AcquireOptions): Promise<AcquireResult>;
+  report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined>;
+  sync(pool: string, keys: readonly KeySpec[]): Promise<SyncResult>;
+  snapshot(pool: string): Promise<PoolSnapshot>;
+  setState(pool: string, keyId: string, action: KeyAction, reason?: string): Promise<{ state: KeyState; changed: boolean }>;
+}
+
+export interface StorePolicy {
+  /** Redis key prefix (config `redis.prefix`). */
+  prefix: string;
+  leaseTtlMs: number;
+  backoff: { baseMs: number; factor: number; maxMs: number; jitter: number };
+  /** Consecutive 5xx / timeouts / connection errors that suspend a key. */
+  breakerFailures: number;
+  /** Due cooling keys returned to rotation per acquire call. */
+  returnBatch: number;
+}
+
+export const DEFAULT_POLICY: StorePolicy = {
+  prefix: 'rotor',
+  leaseTtlMs: 600_000,
+  backoff: { baseMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.2 },
+  breakerFailures: 5,
+  returnBatch: 16,
+};

@@ -1,0 +1,40 @@
+import { closeAll, connect, ids, newStore, outcome } from './helpers';
+
+afterAll(closeAll);
+
+describe('sync', () => {
+  it('keeps the cooldown of a key that stays, drops removed keys entirely, adds new ones', async () => {
+    const redis = connect();
+    const store = newStore({}, redis);
+    await store.sync('p', ids(3));
+    const lease = await store.acquire('p');
+    if (!lease.ok) throw new Error('expected a key');
+    const cooled = await store.report(lease.lease, outcome('rate_limited', { retryAfterMs: 30_000 }));
+
+    const result = await store.sync('p', [{ id: 'k00', weight: 2, label: 'primary' }, { id: 'k02' }, { id: 'k03' }]);
+    expect(result).toEqual({ added: 1, removed: 1, total: 3 });
+
+    const snap = await store.snapshot('p');
+    expect(snap.keys.map((k) => [k.id, k.state])).toEqual([
+      ['k00', 'cooling'],
+      ['k02', 'active'],
+      ['k03', 'active'],
+    ]);
+    expect(snap.keys[0]).toMatchObject({ until: cooled!.untilMs, weight: 2, label: 'primary' });
+    const k = store.keys('p');
+    expect(await redis.exists(`${k.keyPrefix}k01`)).toBe(0);
+    expect(await redis.zscore(k.ring, 'k01')).toBeNull();
+  });
+
+  it('a report for a key removed while its request was in flight is ignored, not resurrected', async () => {
+    const redis = connect();
+    const store = newStore({}, redis);
+    await store.sync('p', ids(1));
+    const r = await store.acquire('p');
+    if (!r.ok) throw new Error('expected a key');
+    await store.sync('p', []);
+    expect(await store.report(r.lease, outcome('rate_limited', { retryAfterMs: 1000 }))).toBeUndefined();
+    const k = store.keys('p');
+    expect(await redis.exists(`${k.keyPrefix}k00`, k.states, k.cooling, k.ring)).toBe(0);
+  });
+});
