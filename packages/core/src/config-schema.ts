@@ -1,0 +1,193 @@
+import { z } from 'zod';
+import { DEFAULT_KEY_ID_SECRET } from './key-id';
+import { providers } from './providers';
+import { PROVIDER_KINDS } from './providers/provider';
+
+/**
+ * The YAML config as zod sees it after `${VAR}` expansion. Values may arrive as strings (`${PORT:-8080}`),
+ * so numbers and booleans accept their text form. Objects are strict: a misspelt field is an error, not
+ * a silently ignored setting. Messages never quote a value (a value may be a secret).
+ */
+
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+const toNumber = (v: unknown) => (typeof v === 'string' && DECIMAL.test(v) ? Number(v) : v);
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  false: false,
+  yes: true,
+  no: false,
+  '1': true,
+  '0': false,
+};
+const toBoolean = (v: unknown) => (typeof v === 'string' ? (BOOLEAN_WORDS[v.toLowerCase()] ?? v) : v);
+
+const int = (min: number) => z.preprocess(toNumber, z.number().int().min(min));
+const posInt = int(1);
+const nonNegInt = int(0);
+const port = z.preprocess(toNumber, z.number().int().min(0).max(65535));
+const bool = z.preprocess(toBoolean, z.boolean());
+const positive = z.preprocess(toNumber, z.number().positive());
+
+/** A comma/whitespace separated string (`OPENAI_KEYS=sk-a,sk-b`) or a YAML list. */
+const listOf = <T extends z.ZodTypeAny>(item: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : v), z.array(item));
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+// Pool names go into Redis key names (`rotor:{<pool>}:...`) and metric labels: no braces, colons or spaces.
+const poolName = z.string().regex(NAME, 'may only use letters, digits, "_", "-" and "." (at most 64)');
+
+// Header values must be visible ASCII; every real provider key is.
+const secret = z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+const label = z
+  .string()
+  .regex(/^[^\x00-\x1f\x7f]{1,64}$/, 'must be 1 to 64 characters, no control characters');
+
+const limits = z
+  .object({ rpm: posInt.optional(), tpm: posInt.optional(), windowMs: posInt.optional() })
+  .strict();
+export type RawLimits = z.infer<typeof limits>;
+
+const keyEntry = z.preprocess(
+  (v) => (typeof v === 'string' ? { key: v } : v),
+  z
+    .object({ key: secret, label: label.optional(), weight: positive.default(1), limits: limits.optional() })
+    .strict(),
+);
+
+const httpUrl = z
+  .string()
+  .url()
+  .superRefine((text, ctx) => {
+    const url = new URL(text);
+    const problem =
+      url.protocol !== 'http:' && url.protocol !== 'https:'
+        ? 'must be an http(s) URL'
+        : url.username || url.password
+          ? 'must not contain credentials (keys go in `keys`)'
+          : url.search || url.hash
+            ? 'must not contain a query or fragment'
+            : undefined;
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  })
+  .transform((text) => text.replace(/\/+$/, ''));
+
+const pool = z
+  .object({
+    provider: z.enum(PROVIDER_KINDS),
+    baseUrl: httpUrl.optional(),
+    keys: listOf(keyEntry).default([]),
+    limits: limits.optional(),
+    maxWaitMs: nonNegInt.default(0),
+    probeModel: z.string().optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.baseUrl === undefined && providers[p.provider].defaultBaseUrl === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `Required for provider ${p.provider}` });
+    }
+    // Rejected rather than merged: a repeated key is a copy-paste slip or a misread weight, and one
+    // secret is one id in Redis, so two entries could not have separate state anyway.
+    const firstIndex = new Map<string, number>();
+    p.keys.forEach((k, i) => {
+      const first = firstIndex.get(k.key);
+      if (first === undefined) firstIndex.set(k.key, i);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', i],
+          message: `duplicate key (same as keys[${first}])`,
+        });
+    });
+  });
+export type RawPool = z.infer<typeof pool>;
+
+const routePrefix = z.string().regex(/^\/[^\s?#]*$/, "must start with '/' and contain no spaces, '?' or '#'");
+
+/** `/v1/` and `/v1` are the same route; only the catch-all keeps its slash. */
+export function normalizePrefix(prefix: string): string {
+  return prefix.replace(/\/+$/, '') || '/';
+}
+
+// A missing section is an empty one, so each field's own default applies.
+const section = <T extends z.ZodRawShape>(shape: T) => z.preprocess((v) => v ?? {}, z.object(shape).strict());
+
+const redis = section({
+  url: z
+    .string()
+    .regex(/^rediss?:\/\/\S*$/, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  // Prepended to every Redis key name; braces would break the `{pool}` Cluster hash tags.
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'may only use letters, digits, "_", "-", "." and ":"')
+    .default('rotor'),
+  commandTimeoutMs: posInt.default(500),
+  connectTimeoutMs: posInt.default(2000),
+  failurePolicy: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
+});
+
+export const configSchema = z
+  .object({
+    port: port.default(8080),
+    host: z.string().default('0.0.0.0'),
+    redis,
+    keyIdSecret: z.string().default(DEFAULT_KEY_ID_SECRET),
+    clientTokens: listOf(z.string()).default([]),
+    adminToken: z.string().optional(),
+    metricsPort: port.optional(),
+    maxBodyBytes: posInt.default(10 * 1024 * 1024),
+    retry: section({
+      maxAttempts: posInt.default(3),
+      on5xx: bool.default(false),
+      onTimeout: bool.default(false),
+    }),
+    timeouts: section({ headersMs: posInt.default(60_000), idleMs: posInt.default(120_000) }),
+    backoff: section({
+      baseMs: posInt.default(1000),
+      factor: z.preprocess(toNumber, z.number().min(1)).default(2),
+      maxMs: posInt.default(60_000),
+      jitter: z.preprocess(toNumber, z.number().min(0).max(1)).default(0.2),
+    }).refine((b) => b.maxMs >= b.baseMs, { path: ['maxMs'], message: 'must be at least backoff.baseMs' }),
+    circuitBreaker: section({ failures: posInt.default(5) }),
+    leaseTtlMs: posInt.default(600_000),
+    log: section({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    }),
+    pools: z.record(poolName, pool).refine((p) => Object.keys(p).length > 0, 'at least one pool is required'),
+    routes: z
+      .record(routePrefix, z.string())
+      .refine((r) => Object.keys(r).length > 0, 'at least one route is required'),
+    worker: section({
+      metricsPort: port.default(9464),
+      probe: section({
+        suspendedAfterMs: posInt.default(30_000),
+        quotaAfterMs: posInt.default(3_600_000),
+        invalidAfterMs: posInt.default(86_400_000),
+        maxBackoffMs: posInt.default(3_600_000),
+        timeoutMs: posInt.default(10_000),
+      }),
+      reconcileEveryMs: posInt.default(60_000),
+    }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const pools = Object.keys(c.pools);
+    const seen = new Map<string, string>();
+    for (const [prefix, target] of Object.entries(c.routes)) {
+      const same = seen.get(normalizePrefix(prefix));
+      if (same !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['routes', prefix], message: `same route as "${same}"` });
+      }
+      seen.set(normalizePrefix(prefix), prefix);
+      if (!Object.hasOwn(c.pools, target)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', prefix],
+          message: `pool "${target}" is not defined (pools: ${pools.join(', ')})`,
+        });
+      }
+    }
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;

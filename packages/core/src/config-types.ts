@@ -1,0 +1,90 @@
+import type { ProviderKind } from './providers/provider';
+
+/** The validated, resolved configuration every service reads. Built by `parseConfig`, never by hand. */
+export interface RotorConfig {
+  port: number;
+  host: string;
+  redis: RedisConfig;
+  /** HMAC key for key ids (see `keyId`). */
+  keyIdSecret: string;
+  /** Accepted client bearer tokens; empty strings already dropped. */
+  clientTokens: string[];
+  adminToken?: string;
+  /** When set, the proxy serves /metrics on this port instead of its main one. */
+  metricsPort?: number;
+  maxBodyBytes: number;
+  retry: { maxAttempts: number; on5xx: boolean; onTimeout: boolean };
+  timeouts: { headersMs: number; idleMs: number };
+  backoff: { baseMs: number; factor: number; maxMs: number; jitter: number };
+  circuitBreaker: { failures: number };
+  /** In-flight lease TTL: a crashed replica's leases expire after this. */
+  leaseTtlMs: number;
+  log: { level: LogLevel };
+  pools: Record<string, PoolConfig>;
+  /** Longest prefix first, so the first match is the right one. */
+  routes: RouteConfig[];
+  worker: WorkerConfig;
+}
+
+export type FailurePolicy = 'fail-open' | 'fail-closed';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface RedisConfig {
+  url: string;
+  prefix: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  failurePolicy: FailurePolicy;
+}
+
+/** Declared per-key budget. `windowMs` is 60 000 (a minute) unless a test scales it down. */
+export interface KeyLimits {
+  rpm?: number;
+  tpm?: number;
+  windowMs: number;
+}
+
+export interface PoolKey {
+  /** `keyId(secret, keyIdSecret)`: the only name Redis, logs and metrics ever see. */
+  id: string;
+  label?: string;
+  /**
+   * The API key. NON-ENUMERABLE: JSON.stringify, util.inspect, spreads and Object.keys skip it, so a
+   * logged config leaks nothing. Read it as `key.secret`; `{ ...key }` drops it.
+   */
+  secret: string;
+  weight: number;
+  /** Pool limits with this key's own limits laid over them. */
+  limits?: KeyLimits;
+}
+
+export interface PoolConfig {
+  name: string;
+  provider: ProviderKind;
+  /** No trailing slash; the route's rest of path is appended as is. */
+  baseUrl: string;
+  keys: PoolKey[];
+  limits?: KeyLimits;
+  /** How long a request may wait for a cooling key instead of getting a 429 at once. */
+  maxWaitMs: number;
+  probeModel: string;
+}
+
+export interface RouteConfig {
+  /** Starts with '/', no trailing slash (except the catch-all '/'). */
+  prefix: string;
+  pool: string;
+}
+
+export interface WorkerConfig {
+  metricsPort: number;
+  probe: {
+    /** First probe delay per reason a key left rotation. */
+    suspendedAfterMs: number;
+    quotaAfterMs: number;
+    invalidAfterMs: number;
+    maxBackoffMs: number;
+    timeoutMs: number;
+  };
+  reconcileEveryMs: number;
+}

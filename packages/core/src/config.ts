@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import type { ZodIssue } from 'zod';
+import { ConfigError, formatPath, redact, type ConfigIssue } from './config-error';
+import { expandEnv, type ConfigPath, type Env } from './config-env';
+import { configSchema, normalizePrefix, type RawConfig, type RawLimits, type RawPool } from './config-schema';
+import type { KeyLimits, PoolConfig, PoolKey, RotorConfig } from './config-types';
+import { keyId } from './key-id';
+import { providers } from './providers';
+
+/** Environment variables that override one config field each (the usual container knobs). */
+const ENV_OVERRIDES: { name: string; path: [string, ...string[]] }[] = [
+  { name: 'PORT', path: ['port'] },
+  { name: 'REDIS_URL', path: ['redis', 'url'] },
+  { name: 'METRICS_PORT', path: ['worker', 'metricsPort'] },
+];
+
+/**
+ * Validate and resolve a raw config tree (parsed YAML). Pure: `env` is passed in. Throws ConfigError
+ * listing every problem by field path.
+ */
+export function parseConfig(raw: unknown, env: Env): RotorConfig {
+  const { value, unsetVars } = expandEnv(raw, env);
+  const overridden = applyEnvOverrides(value, env);
+  const secrets = collectSecrets(value);
+  const result = configSchema.safeParse(value);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => describeIssue(issue, unsetVars, overridden));
+    throw new ConfigError(issues.map((i) => ({ path: i.path, message: redact(i.message, secrets) })));
+  }
+  return resolve(result.data);
+}
+
+/** Read a YAML file and `parseConfig` it. The only I/O in @rotor/core. */
+export function loadConfig(file: string, env: Env): RotorConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new ConfigError([{ path: '', message: `cannot read config file ${file}: ${code}` }], {
+      cause: err,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `${file}: ${describeYamlError(err)}` }]);
+  }
+  return parseConfig(raw, env);
+}
+
+/** Keys across all pools; 0 means the proxy runs in demo mode. */
+export function totalKeys(config: RotorConfig): number {
+  return Object.values(config.pools).reduce((sum, pool) => sum + pool.keys.length, 0);
+}
+
+/**
+ * YAML errors quote the offending source lines, which may hold a key: keep only the first line
+ * ("Nested mappings are not allowed ... at line 3, column 7") and drop the excerpt.
+ */
+function describeYamlError(err: unknown): string {
+  if (!(err instanceof Error)) return 'invalid YAML';
+  const first = err.message.split('\n')[0] ?? '';
+  return `invalid YAML: ${first.replace(/:\s*$/, '')}`;
+}
+
+function applyEnvOverrides(value: unknown, env: Env): { path: ConfigPath; name: string }[] {
+  if (!isObject(value)) return [];
+  const applied: { path: ConfigPath; name: string }[] = [];
+  for (const { name, path } of ENV_OVERRIDES) {
+    const override = env[name]?.trim();
+    if (!override) continue;
+    let parent: Record<string, unknown> = value;
+    for (const step of path.slice(0, -1)) {
+      const child = parent[step] ?? {};
+      if (!isObject(child)) break; // a wrong-typed section: let validation report it
+      parent[step] = child;
+      parent = child;
+    }
+    const leaf = path[path.length - 1] as string;
+    parent[leaf] = override;
+    applied.push({ path, name });
+  }
+  return applied;
+}
+
+function describeIssue(
+  issue: ZodIssue,
+  unsetVars: { path: ConfigPath; names: string[] }[],
+  overridden: { path: ConfigPath; name: string }[],
+): ConfigIssue {
+  let message = issue.message;
+  if (issue.code === 'invalid_enum_value') message = `must be one of ${issue.options.join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') message = 'Required';
+  const unset = unsetVars.filter((u) => isPrefix(u.path, issue.path)).flatMap((u) => u.names);
+  if (unset.length > 0) {
+    const names = [...new Set(unset)].map((n) => '${' + n + '}');
+    message += ` (${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} not set)`;
+  }
+  const override = overridden.find((o) => isPrefix(o.path, issue.path));
+  if (override) message += ` (from environment variable ${override.name})`;
+  return { path: formatPath(issue.path), message };
+}
+
+function isPrefix(prefix: ConfigPath, path: ConfigPath): boolean {
+  return prefix.length <= path.length && prefix.every((step, i) => step === path[i]);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Every string that may be a credential, so that no error message can echo one. */
+function collectSecrets(value: unknown): string[] {
+  if (!isObject(value)) return [];
+  const found: string[] = [];
+  const collect = (node: unknown): void => {
+    if (typeof node === 'string') found.push(node, ...node.split(/[\s,]+/));
+    else if (Array.isArray(node)) node.forEach(collect);
+    else if (isObject(node)) Object.values(node).forEach(collect);
+  };
+  collect([value.clientTokens, value.adminToken, value.keyIdSecret]);
+  if (isObject(value.pools))
+    for (const pool of Object.values(value.pools)) if (isObject(pool)) collect(pool.keys);
+  return found.filter(Boolean).sort((a, b) => b.length - a.length); // longest first: whole before parts
+}
+
+function resolve(raw: RawConfig): RotorConfig {
+  const pools: Record<string, PoolConfig> = {};
+  const issues: ConfigIssue[] = [];
+  for (const [name, pool] of Object.entries(raw.pools)) {
+    pools[name] = resolvePool(name, pool, raw.keyIdSecret, issues);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  const routes = Object.entries(raw.routes)
+    .map(([prefix, pool]) => ({ prefix: normalizePrefix(prefix), pool }))
+    .sort((a, b) => b.prefix.length - a.prefix.length || a.prefix.localeCompare(b.prefix));
+  const config: RotorConfig = { ...raw, pools, routes };
+  if (config.adminToken === undefined) delete config.adminToken;
+  if (config.metricsPort === undefined) delete config.metricsPort;
+  return config;
+}
+
+function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: ConfigIssue[]): PoolConfig {
+  const provider = providers[raw.provider];
+  // The schema has already required baseUrl where the provider has no default.
+  const baseUrl = raw.baseUrl ?? provider.defaultBaseUrl ?? '';
+  const limits = raw.limits && mergeLimits(raw.limits, undefined);
+  const idOwner = new Map<string, number>();
+  const keys = raw.keys.map((entry, i): PoolKey => {
+    const id = keyId(entry.key, keyIdSecret);
+    const owner = idOwner.get(id);
+    if (owner !== undefined) {
+      // 48-bit ids: practically never, but two keys sharing state would be a silent disaster.
+      issues.push({
+        path: formatPath(['pools', name, 'keys', i]),
+        message: `key id collides with keys[${owner}]; set a different keyIdSecret`,
+      });
+    }
+    idOwner.set(id, i);
+    const key: PoolKey = Object.defineProperty({ id, weight: entry.weight } as PoolKey, 'secret', {
+      value: entry.key,
+      enumerable: false,
+      writable: false,
+    });
+    if (entry.label !== undefined) key.label = entry.label;
+    const keyLimits = entry.limits || raw.limits ? mergeLimits(raw.limits, entry.limits) : undefined;
+    if (keyLimits) key.limits = keyLimits;
+    return key;
+  });
+  const pool: PoolConfig = {
+    name,
+    provider: raw.provider,
+    baseUrl,
+    keys,
+    maxWaitMs: raw.maxWaitMs,
+    probeModel: raw.probeModel ?? provider.probe.defaultModel,
+  };
+  if (limits) pool.limits = limits;
+  return pool;
+}
+
+/** A key's own limits laid over its pool's; the window defaults to one minute. */
+function mergeLimits(pool: RawLimits | undefined, own: RawLimits | undefined): KeyLimits {
+  const merged: KeyLimits = { windowMs: own?.windowMs ?? pool?.windowMs ?? 60_000 };
+  const rpm = own?.rpm ?? pool?.rpm;
+  const tpm = own?.tpm ?? pool?.tpm;
+  if (rpm !== undefined) merged.rpm = rpm;
+  if (tpm !== undefined) merged.tpm = tpm;
+  return merged;
+}

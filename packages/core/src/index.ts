@@ -1,0 +1,11 @@
+export * from './outcome';
+export * from './durations';
+export * from './headers';
+export * from './errors';
+export * from './key-id';
+export * from './providers';
+export { parseConfig, loadConfig, totalKeys } from './config';
+export { ConfigError, type ConfigIssue } from './config-error';
+export type { Env } from './config-env';
+export type * from './config-types';
+export { routeFor, type RouteMatch } from './routes';

@@ -1,0 +1,45 @@
+import type { Outcome, OutcomeKind, RateLimitInfo } from '../outcome';
+import type { ClassifyInput } from './provider';
+
+/** The status-only reading every provider starts from; provider modules refine it from the error body. */
+export function kindFromStatus(status: number): OutcomeKind {
+  if (status < 400) return 'success'; // 3xx is passed to the client, never followed
+  if (status === 401 || status === 403) return 'invalid_key';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  return 'client_error';
+}
+
+export interface ErrorReading {
+  /** Overrides the status-only kind when the body says more (quota vs rate, invalid key behind a 400). */
+  kind?: OutcomeKind;
+  errorCode?: string;
+  /** A delay the body states (Gemini's RetryInfo), used only when no header gave one. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The shared shape of every provider's `classify`: no response → the failure kind; otherwise read the
+ * headers (even on success, so budgets are learned before a 429) and let the provider read the body.
+ */
+export function classifyAttempt(
+  input: ClassifyInput,
+  parseRateLimit: (headers: NonNullable<ClassifyInput['headers']>, nowMs: number) => RateLimitInfo,
+  readError: (status: number, body: string | undefined) => ErrorReading,
+): Outcome {
+  if (input.failure !== undefined || input.status === undefined) {
+    // No status and no failure cannot come from a real attempt; "nothing arrived" is the honest reading.
+    return { kind: input.failure ?? 'connection_error', rateLimit: {} };
+  }
+  const status = input.status;
+  const rateLimit = parseRateLimit(input.headers ?? {}, input.nowMs);
+  const outcome: Outcome = { kind: kindFromStatus(status), status, rateLimit };
+  if (status < 400) return outcome;
+  const reading = readError(status, input.body);
+  if (reading.kind) outcome.kind = reading.kind;
+  if (reading.errorCode) outcome.errorCode = reading.errorCode;
+  if (rateLimit.retryAfterMs === undefined && reading.retryAfterMs !== undefined) {
+    rateLimit.retryAfterMs = reading.retryAfterMs;
+  }
+  return outcome;
+}

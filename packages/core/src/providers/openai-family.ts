@@ -1,0 +1,68 @@
+import { parseResetDelay } from '../durations';
+import { headerValue, type HeaderMap } from '../headers';
+import type { Outcome, RateLimitInfo } from '../outcome';
+import { classifyAttempt, type ErrorReading } from './classify';
+import { parseJson, safeErrorCode, stringField } from './error-json';
+import type { ClassifyInput } from './provider';
+import { definedOnly, headerCount, retryAfterFromHeaders } from './rate-limit-headers';
+
+/**
+ * What OpenAI and Azure OpenAI (and every OpenAI-compatible host) share: `x-ratelimit-*` headers and the
+ * `{"error":{"message","type","param","code"}}` error shape.
+ */
+
+/** `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, e.g. `x-ratelimit-reset-tokens: 6m0s`. */
+export function parseOpenAiRateLimit(headers: HeaderMap, nowMs: number): RateLimitInfo {
+  return definedOnly({
+    retryAfterMs: retryAfterFromHeaders(headers, nowMs),
+    limitRequests: headerCount(headers, 'x-ratelimit-limit-requests'),
+    remainingRequests: headerCount(headers, 'x-ratelimit-remaining-requests'),
+    resetRequestsMs: parseResetDelay(headerValue(headers, 'x-ratelimit-reset-requests'), nowMs),
+    limitTokens: headerCount(headers, 'x-ratelimit-limit-tokens'),
+    remainingTokens: headerCount(headers, 'x-ratelimit-remaining-tokens'),
+    resetTokensMs: parseResetDelay(headerValue(headers, 'x-ratelimit-reset-tokens'), nowMs),
+  });
+}
+
+/** Codes that mean "no credit left": only a top-up (or the next billing period) brings the key back. */
+const QUOTA_CODES = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'billing_not_active']);
+// Searched in the raw text too: a body cut at the read limit is not valid JSON but still says it.
+const QUOTA_IN_TEXT =
+  /"(?:code|type)"\s*:\s*"(insufficient_quota|billing_hard_limit_reached|billing_not_active)"/;
+
+export function readOpenAiError(status: number, body: string | undefined): ErrorReading {
+  const json = parseJson(body);
+  const code = stringField(json, 'error', 'code');
+  const type = stringField(json, 'error', 'type');
+  const quotaCode =
+    [code, type].find((c) => c !== undefined && QUOTA_CODES.has(c)) ?? QUOTA_IN_TEXT.exec(body ?? '')?.[1];
+  const errorCode = safeErrorCode(quotaCode, code, type);
+  const reading: ErrorReading = errorCode ? { errorCode } : {};
+  // 402 Payment Required: what compatible hosts (DeepSeek "Insufficient Balance", ...) send for no credit.
+  if ((status === 429 && quotaCode) || status === 402) reading.kind = 'quota_exhausted';
+  return reading;
+}
+
+export function classifyOpenAi(input: ClassifyInput): Outcome {
+  return classifyAttempt(input, parseOpenAiRateLimit, readOpenAiError);
+}
+
+const OPENAI_ERROR_DEFAULTS: Record<number, { type: string; code: string | null }> = {
+  400: { type: 'invalid_request_error', code: null },
+  401: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  403: { type: 'invalid_request_error', code: 'forbidden' },
+  404: { type: 'invalid_request_error', code: 'not_found' },
+  413: { type: 'invalid_request_error', code: 'request_too_large' },
+  429: { type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' },
+  502: { type: 'server_error', code: 'bad_gateway' },
+  503: { type: 'server_error', code: 'service_unavailable' },
+  504: { type: 'server_error', code: 'timeout' },
+};
+
+export function openAiErrorBody(status: number, message: string, type?: string) {
+  const defaults = OPENAI_ERROR_DEFAULTS[status] ?? {
+    type: status >= 500 ? 'server_error' : 'invalid_request_error',
+    code: null,
+  };
+  return { error: { message, type: type ?? defaults.type, param: null, code: defaults.code } };
+}
