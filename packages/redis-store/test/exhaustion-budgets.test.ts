@@ -106,3 +106,24 @@ describe('in-flight leases', () => {
     expect((await store.snapshot('p')).keys[0]!.inflight).toBe(1);
   });
 });
+
+describe('out-of-order reports', () => {
+  it('an older answer that arrives late does not raise what is left in a running window', async () => {
+    const store = newStore();
+    await store.sync('p', ids(1));
+    const first = await store.acquire('p');
+    if (!first.ok) throw new Error('expected a key');
+    await store.report(first.lease, outcome('success', { remainingRequests: 4, resetRequestsMs: 5000 }));
+    const leases = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await store.acquire('p');
+      if (r.ok) leases.push(r.lease);
+    }
+    expect(leases).toHaveLength(4);
+    // The provider answered them 3, 2, 1, 0 left; the last answer comes back first.
+    await store.report(leases[3]!, outcome('success', { remainingRequests: 0, resetRequestsMs: 4900 }));
+    await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 4900 }));
+    expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+    expect(await store.acquire('p')).toMatchObject({ ok: false });
+  });
+});

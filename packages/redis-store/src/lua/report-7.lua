@@ -47,9 +47,12 @@ rcall('HSET', detailKey, 'last_class', kind, 'last_status', ARGV[4], 'last_at', 
 -- Learned budgets, from any response that carries rate-limit headers (a 2xx included). The header was
 -- true when the provider answered; requests still in flight on other leases will spend more of it.
 local limReq, remReq, resetReq = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+-- Reports arrive out of order: within a window that is still running, what is left only goes down.
 if remReq then
-  local inflight = tonumber(rcall('HGET', detailKey, 'inflight')) or 0
-  local left = remReq - inflight
+  local f = rcall('HMGET', detailKey, 'inflight', 'rem_req', 'reset_req_at')
+  local left = remReq - (tonumber(f[1]) or 0)
+  local known, knownReset = tonumber(f[2]), tonumber(f[3])
+  if known and knownReset and knownReset > now and known < left then left = known end
   if left < 0 then left = 0 end
   rcall('HSET', detailKey, 'rem_req', left)
   if resetReq then rcall('HSET', detailKey, 'reset_req_at', now + resetReq) end
