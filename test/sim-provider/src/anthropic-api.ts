@@ -5,7 +5,7 @@ import type { Completion, Dialect, GenerateRequest, RateLimitInfo, Reply, SseEve
 import type { WindowSnapshot } from './limits';
 import { formatRfc3339, retryAfterSeconds } from './time-format';
 
-/** The Anthropic API: `x-api-key`, mandatory `anthropic-version`, `anthropic-ratelimit-*` headers. */
+/** The Anthropic API: `x-api-key` or `Authorization: Bearer`, mandatory `anthropic-version`, `anthropic-ratelimit-*` headers. */
 
 const MODELS = [
   { id: 'claude-sonnet-4-5-20250929', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' },
@@ -61,8 +61,16 @@ export const anthropicApi: Dialect = {
     return 'unknown';
   },
 
+  /**
+   * `x-api-key` is the classic credential header; API version 2026-10-21 and the official SDK >= 1.0
+   * send the API key as `Authorization: Bearer` instead, so both are accepted. When both are present
+   * `x-api-key` wins: a proxy that injects one must strip the client's other one (see requestLog).
+   */
   extractKey(headers) {
-    return headerValue(headers, 'x-api-key')?.trim() || undefined;
+    const apiKey = headerValue(headers, 'x-api-key')?.trim();
+    if (apiKey) return apiKey;
+    const match = /^Bearer\s+(.+)$/i.exec(headerValue(headers, 'authorization')?.trim() ?? '');
+    return match?.[1]?.trim() || undefined;
   },
 
   checkHeaders(headers) {
