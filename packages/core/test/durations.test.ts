@@ -70,12 +70,16 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', NOW)).toBe(0);
   });
 
-  it.each(['', 'tomorrow', '1 hour', 'Thu, 31 Feb 2026 09:00:00 GMT', 'Thu, 26 Nov 2026 25:00:00 GMT', undefined])(
-    'garbage %p -> undefined',
-    (text) => {
-      expect(parseRetryAfter(text, NOW)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    'tomorrow',
+    '1 hour',
+    'Thu, 31 Feb 2026 09:00:00 GMT',
+    'Thu, 26 Nov 2026 25:00:00 GMT',
+    undefined,
+  ])('garbage %p -> undefined', (text) => {
+    expect(parseRetryAfter(text, NOW)).toBeUndefined();
+  });
 });
 
 describe('parseRfc3339Delay (anthropic-ratelimit-*-reset)', () => {
