@@ -57,20 +57,24 @@ const keyEntry = z.preprocess(
 
 const httpUrl = z
   .string()
-  .url()
   .superRefine((text, ctx) => {
-    const url = new URL(text);
-    const problem =
-      url.protocol !== 'http:' && url.protocol !== 'https:'
-        ? 'must be an http(s) URL'
-        : url.username || url.password
-          ? 'must not contain credentials (keys go in `keys`)'
-          : url.search || url.hash
-            ? 'must not contain a query or fragment'
-            : undefined;
+    const problem = httpUrlProblem(text);
     if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
   })
   .transform((text) => text.replace(/\/+$/, ''));
+
+function httpUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'Invalid url';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http(s) URL';
+  if (url.username || url.password) return 'must not contain credentials (keys go in `keys`)';
+  if (url.search || url.hash) return 'must not contain a query or fragment';
+  return undefined;
+}
 
 const pool = z
   .object({

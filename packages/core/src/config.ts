@@ -93,7 +93,9 @@ function describeIssue(
 ): ConfigIssue {
   let message = issue.message;
   if (issue.code === 'invalid_enum_value') message = `must be one of ${issue.options.join(', ')}`;
-  if (issue.code === 'invalid_type' && issue.received === 'undefined') message = 'Required';
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') {
+    message = issue.path.length === 0 ? 'the config is empty' : 'Required';
+  }
   const unset = unsetVars.filter((u) => isPrefix(u.path, issue.path)).flatMap((u) => u.names);
   if (unset.length > 0) {
     const names = [...new Set(unset)].map((n) => '${' + n + '}');

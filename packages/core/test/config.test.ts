@@ -1,0 +1,454 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { loadConfig, parseConfig, totalKeys } from '../src/config';
+import { ConfigError } from '../src/config-error';
+import { DEFAULT_KEY_ID_SECRET, keyId } from '../src/key-id';
+
+const FIXTURE = join(__dirname, 'fixtures', 'rotor.yaml');
+const ENV = {
+  OPENAI_KEYS: 'sk-openai-aaaaaaaa, sk-openai-bbbbbbbb,,sk-openai-cccccccc',
+  ANTHROPIC_KEY_1: 'sk-ant-11111111',
+  ANTHROPIC_KEY_2: 'sk-ant-22222222',
+  ROTOR_CLIENT_TOKEN: 'client-token-1',
+  ROTOR_ADMIN_TOKEN: 'admin-token-1',
+};
+const SECRETS = [...ENV.OPENAI_KEYS.split(/[ ,]+/).filter(Boolean), ENV.ANTHROPIC_KEY_1, ENV.ANTHROPIC_KEY_2];
+
+const minimal = (extra: Record<string, unknown> = {}) => ({
+  pools: { main: { provider: 'openai', keys: ['sk-minimal-1'] } },
+  routes: { '/v1': 'main' },
+  ...extra,
+});
+
+/** The ConfigError a config throws (fails the test when it does not throw one). */
+function configError(raw: unknown, env: Record<string, string | undefined> = {}): ConfigError {
+  try {
+    parseConfig(raw, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig: the documented example', () => {
+  const config = loadConfig(FIXTURE, ENV);
+
+  it('resolves pools, keys and routes', () => {
+    expect(config.port).toBe(8080);
+    expect(config.metricsPort).toBe(9100);
+    expect(config.keyIdSecret).toBe('fixture-id-secret');
+    expect(config.clientTokens).toEqual(['client-token-1']); // unset ROTOR_CLIENT_TOKEN_2 dropped
+    expect(config.adminToken).toBe('admin-token-1');
+
+    const openai = config.pools.openai!;
+    expect(openai).toMatchObject({
+      name: 'openai',
+      provider: 'openai',
+      baseUrl: 'https://api.openai.com/v1', // trailing slash removed
+      maxWaitMs: 0,
+      probeModel: 'gpt-4o-mini',
+      limits: { rpm: 500, tpm: 30000, windowMs: 60000 },
+    });
+    expect(openai.keys.map((k) => k.secret)).toEqual([
+      'sk-openai-aaaaaaaa',
+      'sk-openai-bbbbbbbb',
+      'sk-openai-cccccccc',
+    ]);
+    expect(openai.keys[0]).toEqual({
+      id: keyId('sk-openai-aaaaaaaa', 'fixture-id-secret'),
+      weight: 1,
+      limits: { rpm: 500, tpm: 30000, windowMs: 60000 },
+    });
+
+    const anthropic = config.pools.anthropic!;
+    expect(anthropic.baseUrl).toBe('https://api.anthropic.com');
+    expect(anthropic.probeModel).toBe('claude-haiku-4-5');
+    expect(anthropic.keys[1]).toEqual({
+      id: keyId('sk-ant-22222222', 'fixture-id-secret'),
+      label: 'backup',
+      weight: 2,
+      limits: { rpm: 50, windowMs: 1000 },
+    });
+    expect(anthropic.keys[1]!.secret).toBe('sk-ant-22222222');
+
+    expect(config.routes).toEqual([
+      { prefix: '/v1/special', pool: 'anthropic' },
+      { prefix: '/anthropic', pool: 'anthropic' },
+      { prefix: '/v1', pool: 'openai' },
+    ]);
+    expect(totalKeys(config)).toBe(5);
+  });
+
+  it('keeps secrets out of JSON and inspect output', () => {
+    const dumped = JSON.stringify(config) + inspect(config, { depth: 10 });
+    for (const secret of SECRETS) expect(dumped).not.toContain(secret);
+  });
+
+  it('parses the same config twice to the same result (ids are stable)', () => {
+    const again = loadConfig(FIXTURE, ENV);
+    expect(again).toEqual(config);
+    expect(again.pools.openai!.keys.map((k) => k.id)).toEqual(config.pools.openai!.keys.map((k) => k.id));
+  });
+});
+
+describe('defaults', () => {
+  it('fills every section but pools and routes', () => {
+    const config = parseConfig(minimal(), {});
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      redis: {
+        url: 'redis://127.0.0.1:6379',
+        prefix: 'rotor',
+        commandTimeoutMs: 500,
+        connectTimeoutMs: 2000,
+        failurePolicy: 'fail-open',
+      },
+      keyIdSecret: DEFAULT_KEY_ID_SECRET,
+      clientTokens: [],
+      maxBodyBytes: 10485760,
+      retry: { maxAttempts: 3, on5xx: false, onTimeout: false },
+      timeouts: { headersMs: 60000, idleMs: 120000 },
+      backoff: { baseMs: 1000, factor: 2, maxMs: 60000, jitter: 0.2 },
+      circuitBreaker: { failures: 5 },
+      leaseTtlMs: 600000,
+      log: { level: 'info' },
+      worker: {
+        metricsPort: 9464,
+        probe: {
+          suspendedAfterMs: 30000,
+          quotaAfterMs: 3600000,
+          invalidAfterMs: 86400000,
+          maxBackoffMs: 3600000,
+          timeoutMs: 10000,
+        },
+        reconcileEveryMs: 60000,
+      },
+    });
+    expect(config).not.toHaveProperty('adminToken');
+    expect(config).not.toHaveProperty('metricsPort');
+    expect(config.pools.main).toEqual({
+      name: 'main',
+      provider: 'openai',
+      baseUrl: 'https://api.openai.com/v1',
+      keys: [{ id: keyId('sk-minimal-1', DEFAULT_KEY_ID_SECRET), weight: 1 }],
+      maxWaitMs: 0,
+      probeModel: 'gpt-4o-mini',
+    });
+  });
+
+  it('allows a pool with no keys (demo mode)', () => {
+    const config = parseConfig(
+      { pools: { main: { provider: 'openai', keys: '${OPENAI_KEYS}' } }, routes: { '/v1': 'main' } },
+      {},
+    );
+    expect(config.pools.main!.keys).toEqual([]);
+    expect(totalKeys(config)).toBe(0);
+  });
+});
+
+describe('environment', () => {
+  it('expands ${VAR} and ${VAR:-default} in every string, numbers and booleans included', () => {
+    const config = parseConfig(
+      minimal({
+        port: '${P:-9000}',
+        host: '${HOST}',
+        retry: { on5xx: '${RETRY_5XX}' },
+        redis: { url: 'redis://${REDIS_HOST:-localhost}:${REDIS_PORT}/0' },
+        keyIdSecret: 'literal $${NOT_A_VAR}',
+      }),
+      { HOST: '127.0.0.1', RETRY_5XX: 'true', REDIS_PORT: '6380' },
+    );
+    expect(config.port).toBe(9000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.retry.on5xx).toBe(true);
+    expect(config.redis.url).toBe('redis://localhost:6380/0');
+    expect(config.keyIdSecret).toBe('literal ${NOT_A_VAR}');
+  });
+
+  it('uses the default when the variable is set but empty', () => {
+    expect(parseConfig(minimal({ port: '${P:-9001}' }), { P: '' }).port).toBe(9001);
+  });
+
+  it('splits comma/whitespace separated key lists and drops empty list items', () => {
+    const config = parseConfig(
+      {
+        pools: {
+          a: { provider: 'openai', keys: '${KEYS}' },
+          b: { provider: 'gemini', keys: ['${G1}', '${G2}', { key: '${G3}', weight: '3' }] },
+        },
+        routes: { '/a': 'a', '/b': 'b' },
+        clientTokens: '${TOKENS}',
+      },
+      { KEYS: 'sk-1111\nsk-2222 , sk-3333', G1: 'AIza-1111', G3: 'AIza-3333', TOKENS: 't1,t2' },
+    );
+    expect(config.pools.a!.keys.map((k) => k.secret)).toEqual(['sk-1111', 'sk-2222', 'sk-3333']);
+    expect(config.pools.b!.keys.map((k) => [k.secret, k.weight])).toEqual([
+      ['AIza-1111', 1],
+      ['AIza-3333', 3],
+    ]);
+    expect(config.clientTokens).toEqual(['t1', 't2']);
+  });
+
+  it('does not expand a second time (a secret may contain ${)', () => {
+    const config = parseConfig(minimal({ adminToken: '${ADMIN}' }), { ADMIN: 'abc${HOME}def' });
+    expect(config.adminToken).toBe('abc${HOME}def');
+  });
+
+  it('names the unset variable behind a required field', () => {
+    const err = configError({
+      pools: { az: { provider: 'azure-openai', baseUrl: '${AZURE_BASE_URL}' } },
+      routes: { '/az': 'az' },
+    });
+    expect(err.message).toBe(
+      'pools.az.baseUrl: Required for provider azure-openai (${AZURE_BASE_URL} is not set)',
+    );
+  });
+
+  it('names the unset variable inside a broken value', () => {
+    const err = configError(minimal({ redis: { url: '${REDIS_SCHEME}://host' } }));
+    expect(err.message).toContain(
+      'redis.url: must be a redis:// or rediss:// URL (${REDIS_SCHEME} is not set)',
+    );
+  });
+
+  it('names the unset variable of a key entry', () => {
+    const err = configError({
+      pools: { a: { provider: 'openai', keys: [{ key: '${KEY_3}', label: 'x' }] } },
+      routes: { '/a': 'a' },
+    });
+    expect(err.message).toBe('pools.a.keys[0].key: Required (${KEY_3} is not set)');
+  });
+
+  it.each([
+    ['PORT', '7000', (c: ReturnType<typeof parseConfig>) => c.port, 7000],
+    [
+      'REDIS_URL',
+      'redis://redis:6379',
+      (c: ReturnType<typeof parseConfig>) => c.redis.url,
+      'redis://redis:6379',
+    ],
+    ['METRICS_PORT', '9999', (c: ReturnType<typeof parseConfig>) => c.worker.metricsPort, 9999],
+  ])('%s overrides the file', (name, value, read, expected) => {
+    const config = parseConfig(
+      minimal({ port: 1234, redis: { url: 'redis://file:1' }, worker: { metricsPort: 1 } }),
+      {
+        [name]: value,
+      },
+    );
+    expect(read(config)).toBe(expected);
+  });
+
+  it('says when a bad value came from an override', () => {
+    expect(configError(minimal(), { PORT: 'eighty' }).message).toBe(
+      'port: Expected number, received string (from environment variable PORT)',
+    );
+    expect(configError(minimal(), { METRICS_PORT: '70000' }).message).toMatch(
+      /^worker\.metricsPort: .*65535.*\(from environment variable METRICS_PORT\)$/,
+    );
+  });
+});
+
+describe('bad fields name their path', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'bad URL',
+      { pools: { openai: { provider: 'openai', baseUrl: 'not a url' } } },
+      'pools.openai.baseUrl: Invalid url',
+    ],
+    [
+      'non-http URL',
+      { pools: { openai: { provider: 'openai', baseUrl: 'ftp://x' } } },
+      'pools.openai.baseUrl: must be an http(s) URL',
+    ],
+    [
+      'URL with credentials',
+      { pools: { openai: { provider: 'openai', baseUrl: 'https://u:p@x.test' } } },
+      'pools.openai.baseUrl: must not contain credentials',
+    ],
+    [
+      'unknown provider',
+      { pools: { openai: { provider: 'cohere' } } },
+      'pools.openai.provider: must be one of openai, anthropic, gemini, azure-openai',
+    ],
+    ['missing provider', { pools: { openai: {} } }, 'pools.openai.provider: Required'],
+    [
+      'zero weight',
+      { pools: { openai: { provider: 'openai', keys: [{ key: 'sk-1', weight: 0 }] } } },
+      'pools.openai.keys[0].weight: Number must be greater than 0',
+    ],
+    [
+      'duplicate key',
+      { pools: { openai: { provider: 'openai', keys: 'sk-1,sk-2,sk-1' } } },
+      'pools.openai.keys[2]: duplicate key (same as keys[0])',
+    ],
+    [
+      'misspelt field',
+      { pools: { openai: { provider: 'openai', maxWaitMS: 5 } } },
+      "pools.openai: Unrecognized key(s) in object: 'maxWaitMS'",
+    ],
+    [
+      'negative maxWaitMs',
+      { pools: { openai: { provider: 'openai', maxWaitMs: -1 } } },
+      'pools.openai.maxWaitMs: Number must be greater than or equal to 0',
+    ],
+    [
+      'bad pool name',
+      { pools: { 'my pool': { provider: 'openai' } } },
+      'pools["my pool"]: may only use letters',
+    ],
+    [
+      'route to unknown pool',
+      { routes: { '/v1': 'nope' } },
+      'routes["/v1"]: pool "nope" is not defined (pools: openai)',
+    ],
+    ['route without slash', { routes: { v1: 'openai' } }, "routes.v1: must start with '/'"],
+    [
+      'same route twice',
+      { routes: { '/v1': 'openai', '/v1/': 'openai' } },
+      'routes["/v1/"]: same route as "/v1"',
+    ],
+    ['no pools', { pools: {} }, 'pools: at least one pool is required'],
+    ['port out of range', { port: 70000 }, 'port: Number must be less than or equal to 65535'],
+    ['fractional port', { port: 80.5 }, 'port: Expected integer, received float'],
+    [
+      'failure policy',
+      { redis: { failurePolicy: 'maybe' } },
+      'redis.failurePolicy: must be one of fail-open, fail-closed',
+    ],
+    ['redis url', { redis: { url: 'http://redis' } }, 'redis.url: must be a redis:// or rediss:// URL'],
+    [
+      'backoff ceiling',
+      { backoff: { baseMs: 5000, maxMs: 1000 } },
+      'backoff.maxMs: must be at least backoff.baseMs',
+    ],
+    ['jitter', { backoff: { jitter: 2 } }, 'backoff.jitter: Number must be less than or equal to 1'],
+    [
+      'log level',
+      { log: { level: 'loud' } },
+      'log.level: must be one of fatal, error, warn, info, debug, trace, silent',
+    ],
+    [
+      'maxAttempts',
+      { retry: { maxAttempts: 0 } },
+      'retry.maxAttempts: Number must be greater than or equal to 1',
+    ],
+    ['boolean', { retry: { on5xx: 'perhaps' } }, 'retry.on5xx: Expected boolean, received string'],
+    [
+      'probe timing',
+      { worker: { probe: { timeoutMs: 'soon' } } },
+      'worker.probe.timeoutMs: Expected number, received string',
+    ],
+    [
+      'limits',
+      { pools: { openai: { provider: 'openai', limits: { rpm: 0 } } } },
+      'pools.openai.limits.rpm: Number must be greater',
+    ],
+    ['unknown top-level field', { prot: 80 }, "Unrecognized key(s) in object: 'prot'"],
+  ])('%s', (_name, override, expected) => {
+    const raw = { pools: { openai: { provider: 'openai' } }, routes: { '/v1': 'openai' }, ...override };
+    expect(configError(raw).message).toContain(expected);
+  });
+
+  it('requires azure-openai pools to name their resource', () => {
+    expect(
+      configError({ pools: { az: { provider: 'azure-openai' } }, routes: { '/az': 'az' } }).message,
+    ).toBe('pools.az.baseUrl: Required for provider azure-openai');
+  });
+
+  it('lists every problem at once', () => {
+    const err = configError({
+      port: 'x',
+      pools: { openai: { provider: 'nope' } },
+      routes: { '/v1': 'other' },
+    });
+    expect(err.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['port', 'pools.openai.provider']));
+    expect(err.message.split('\n').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rejects a config that is not a mapping', () => {
+    expect(configError('just a string').message).toContain('Expected object, received string');
+    expect(configError(null).message).toBe('the config is empty');
+  });
+});
+
+describe('secrets never appear in errors', () => {
+  const secret = 'sk-proj-SECRET0123456789';
+
+  it.each<[string, Record<string, unknown>]>([
+    [
+      'secret in an enum field',
+      { pools: { p: { provider: secret, keys: [secret] } }, routes: { '/p': 'p' } },
+    ],
+    [
+      'secret as a route target',
+      { pools: { p: { provider: 'openai', keys: secret } }, routes: { '/p': secret } },
+    ],
+    [
+      'secret with a bad weight',
+      { pools: { p: { provider: 'openai', keys: [{ key: secret, weight: -1 }] } }, routes: { '/p': 'p' } },
+    ],
+    [
+      'secret with a space',
+      { pools: { p: { provider: 'openai', keys: [`${secret} x`] } }, routes: { '/p': 'p' } },
+    ],
+    [
+      'duplicated secret',
+      { pools: { p: { provider: 'openai', keys: `${secret},${secret}` } }, routes: { '/p': 'p' } },
+    ],
+    [
+      'secret as the base URL',
+      { pools: { p: { provider: 'openai', keys: secret, baseUrl: secret } }, routes: { '/p': 'p' } },
+    ],
+  ])('%s', (_name, raw) => {
+    const err = configError(raw);
+    expect(err.message).not.toContain(secret);
+    expect(err.message).not.toContain('SECRET0123');
+    expect(JSON.stringify(err.issues)).not.toContain(secret);
+  });
+
+  it('secret from the environment in a wrong place', () => {
+    const err = configError(
+      { pools: { p: { provider: '${OPENAI_KEYS}', keys: '${OPENAI_KEYS}' } }, routes: { '/p': 'p' } },
+      {
+        OPENAI_KEYS: `${secret},sk-other-9876543210`,
+      },
+    );
+    expect(err.message).toContain('pools.p.provider');
+    expect(err.message).not.toContain('SECRET0123');
+    expect(err.message).not.toContain('9876543210');
+  });
+});
+
+describe('loadConfig file errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-config-'));
+
+  it('reports a missing file', () => {
+    expect(() => loadConfig(join(dir, 'nope.yaml'), {})).toThrow(
+      /cannot read config file .*nope\.yaml: ENOENT/,
+    );
+  });
+
+  it('reports YAML syntax errors by position, without quoting the source line', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'pools:\n  openai:\n    keys: "sk-live-LEAKME\n    provider: openai\n');
+    let message = '';
+    try {
+      loadConfig(file, {});
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/bad\.yaml: invalid YAML: .*line \d+, column \d+/);
+    expect(message).not.toContain('LEAKME');
+  });
+
+  it('reports duplicate YAML keys', () => {
+    const file = join(dir, 'dup.yaml');
+    writeFileSync(file, 'port: 1\nport: 2\n');
+    expect(() => loadConfig(file, {})).toThrow(/invalid YAML: Map keys must be unique/);
+  });
+});
