@@ -1,0 +1,95 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { providers, routeFor } from '@rotor/core';
+import { ClientAuth } from './client-auth';
+import { sendRotorError } from './error-response';
+import { relay, type RelayContext } from './relay';
+
+export interface Readiness {
+  status: 'ready' | 'degraded' | 'unavailable';
+  detail: string;
+}
+
+export interface AppOptions {
+  relay: RelayContext;
+  readiness: () => Promise<Readiness>;
+  /** Serve /metrics here (false when the proxy has a separate metricsPort). */
+  serveMetrics: boolean;
+}
+
+/** The proxy's Express app. Listening, signals and shutdown live in server.ts. */
+export function buildApp(options: AppOptions): express.Express {
+  const ctx = options.relay;
+  // A reload swaps ctx.config: routes, tokens and limits are read from it per request.
+  let auth = new ClientAuth(ctx.config.clientTokens);
+  let authTokens = ctx.config.clientTokens;
+  const clientAuth = () => {
+    if (authTokens !== ctx.config.clientTokens) {
+      auth = new ClientAuth(ctx.config.clientTokens);
+      authTokens = ctx.config.clientTokens;
+    }
+    return auth;
+  };
+  const defaultProvider = providers.openai;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await options.readiness();
+    res.status(ready.status === 'unavailable' ? 503 : 200).json(ready);
+  });
+  if (options.serveMetrics) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+    });
+  }
+
+  // Unknown route, then client token, then body size: all answered before any upstream call.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const match = routeFor(ctx.config, req.originalUrl);
+    if (!match) {
+      sendRotorError(res, defaultProvider, 'not_found', `no route for ${req.method} ${req.path}`);
+      return;
+    }
+    res.locals.match = match;
+    if (!clientAuth().accepts(ClientAuth.presented(req.headers))) {
+      ctx.metrics.authFailures.inc();
+      sendRotorError(res, providers[match.pool.provider], 'unauthorized', 'missing or invalid Rotor client token');
+      return;
+    }
+    next();
+  });
+  // inflate: false — the body is forwarded byte for byte, compressed or not; Rotor never parses it.
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    express.raw({ type: () => true, limit: ctx.config.maxBodyBytes, inflate: false })(req, res, next),
+  );
+  app.use(async (req: Request, res: Response) => {
+    const match = res.locals.match as NonNullable<ReturnType<typeof routeFor>>;
+    await relay(ctx, req, res, {
+      pool: match.pool,
+      path: match.rest,
+      route: match.prefix,
+      ...(Buffer.isBuffer(req.body) ? { body: req.body } : {}),
+    });
+  });
+
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const match = res.locals.match as ReturnType<typeof routeFor>;
+    const provider = match ? providers[match.pool.provider] : defaultProvider;
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large') {
+      sendRotorError(res, provider, 'payload_too_large', `request body over the limit of ${ctx.config.maxBodyBytes} bytes`);
+      return;
+    }
+    if (type === 'request.aborted' || type === 'request.size.invalid') {
+      res.destroy();
+      return;
+    }
+    ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'request failed');
+    sendRotorError(res, provider, 'internal', 'internal error in Rotor');
+  });
+  return app;
+}

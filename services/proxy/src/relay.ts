@@ -1,0 +1,231 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Outcome, PoolConfig, Provider, RotorConfig } from '@rotor/core';
+import { providers } from '@rotor/core';
+import type { KeyStore, Lease } from '@rotor/redis-store';
+import type { Logger } from './logger';
+import { clientResponseHeaders, upstreamRequestHeaders } from './header-hygiene';
+import { readCapped } from './read-capped';
+import { sendRotorError } from './error-response';
+import type { Upstream } from './upstream';
+import type { ProxyMetrics } from './metrics';
+
+const ERROR_BODY_CAP = 64 * 1024;
+
+export interface RelayContext {
+  config: RotorConfig;
+  store: KeyStore;
+  logger: Logger;
+  metrics: ProxyMetrics;
+  upstreams: Map<string, Upstream>;
+  secrets: Map<string, Map<string, string>>;
+  /** A report moved a key to suspended / disabled: the worker should probe it. */
+  onKeyParked?: (pool: string, keyId: string, state: string, reason: string) => void;
+}
+
+export interface RelayRequest {
+  pool: PoolConfig;
+  /** Path + query to append to the pool's base URL. */
+  path: string;
+  body?: Buffer;
+  route: string;
+}
+
+/**
+ * One client request: acquire a key (one Redis round trip), forward, classify, report (off the
+ * critical path), and retry on another key only while nothing has reached the client and only where
+ * it is safe. All keys out → 429 with Retry-After, or wait up to the pool's maxWaitMs.
+ */
+export async function relay(ctx: RelayContext, req: IncomingMessage, res: ServerResponse, request: RelayRequest): Promise<void> {
+  const { pool } = request;
+  const provider = providers[pool.provider];
+  const { retry, timeouts } = ctx.config;
+  const clientHeaders = req.headers;
+  const tried: string[] = [];
+  const started = performance.now();
+  let upstreamMs = 0;
+  let proxyReq: ClientRequest | undefined;
+  let clientGone = false;
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    clientGone = true;
+    proxyReq?.destroy();
+  });
+  const finish = (status: number) =>
+    ctx.metrics.request(pool.name, request.route, status, performance.now() - started - upstreamMs);
+
+  for (let attempt = 0; attempt < retry.maxAttempts && !clientGone; ) {
+    const acquired = await ctx.store.acquire(pool.name, { exclude: tried });
+    if (!acquired.ok) {
+      const waited = performance.now() - started;
+      if (acquired.waitMs !== undefined && waited + acquired.waitMs <= pool.maxWaitMs) {
+        await new Promise((resolve) => setTimeout(resolve, acquired.waitMs));
+        continue;
+      }
+      ctx.metrics.exhausted(pool.name);
+      const status = sendExhausted(res, provider, pool, acquired.waitMs, tried.length > 0);
+      return finish(status);
+    }
+    attempt++;
+    const { lease } = acquired;
+    tried.push(lease.keyId);
+    if (attempt > 1) ctx.metrics.retry(pool.name);
+    const secret = ctx.secrets.get(pool.name)?.get(lease.keyId);
+    if (secret === undefined) {
+      // Redis holds a key this replica's config does not (a reload in progress elsewhere): skip it.
+      report(ctx, lease, { kind: 'client_error', rateLimit: {} });
+      continue;
+    }
+
+    const sentAt = performance.now();
+    const result = await ctx.upstreams.get(pool.name)!.attempt(
+      req,
+      res,
+      {
+        path: request.path,
+        headers: upstreamRequestHeaders(clientHeaders, provider.credentialHeaders(secret), request.body?.length),
+        ...(request.body ? { body: request.body } : {}),
+        headersTimeoutMs: timeouts.headersMs,
+      },
+      (outgoing) => {
+        proxyReq = outgoing;
+      },
+    );
+    upstreamMs += performance.now() - sentAt;
+
+    if (clientGone) {
+      // The client left: release the lease without blaming the key.
+      if (result.kind === 'response') result.response.destroy();
+      report(ctx, lease, { kind: 'client_error', rateLimit: {} });
+      return finish(499);
+    }
+
+    if (result.kind === 'failure') {
+      const outcome = provider.classify({ failure: result.failure, nowMs: Date.now() });
+      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+      report(ctx, lease, outcome);
+      const safe = result.refused || (retry.onTimeout && result.failure === 'timeout');
+      if (safe && attempt < retry.maxAttempts) continue;
+      const code = result.failure === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable';
+      const message =
+        result.failure === 'timeout'
+          ? `the provider sent no response within ${timeouts.headersMs} ms`
+          : `the provider could not be reached (${result.code})`;
+      return finish(sendRotorError(res, provider, code, message));
+    }
+
+    const { response } = result;
+    const status = response.statusCode ?? 502;
+    if (status < 400) {
+      const outcome = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
+      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+      streamToClient(ctx, response, res, lease, outcome, tried.length);
+      return finish(status);
+    }
+
+    const { chunks, complete } = await readCapped(response, ERROR_BODY_CAP);
+    const body = Buffer.concat(chunks);
+    const outcome = provider.classify({ status, headers: response.headers, body: body.toString('utf8'), nowMs: Date.now() });
+    ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+    const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
+    const retryable = keyProblem || (outcome.kind === 'server_error' && retry.on5xx);
+    if (complete && retryable && attempt < retry.maxAttempts) {
+      report(ctx, lease, outcome);
+      continue;
+    }
+    if (!complete) {
+      streamToClient(ctx, response, res, lease, outcome, tried.length, body);
+      return finish(status);
+    }
+    report(ctx, lease, outcome);
+    res.writeHead(status, { ...clientResponseHeaders(response.headers), 'x-rotor-attempts': String(tried.length) });
+    res.end(body);
+    return finish(status);
+  }
+  if (!res.headersSent && !clientGone) {
+    finish(sendRotorError(res, provider, 'upstream_unreachable', 'no key of this pool could serve the request'));
+  }
+}
+
+/** Commits the response: status and headers now, then the body piped with backpressure. */
+function streamToClient(
+  ctx: RelayContext,
+  response: IncomingMessage,
+  res: ServerResponse,
+  lease: Lease,
+  outcome: Outcome,
+  attempts: number,
+  prefix?: Buffer,
+): void {
+  res.writeHead(response.statusCode ?? 502, {
+    ...clientResponseHeaders(response.headers),
+    'x-rotor-key-id': lease.keyId,
+    'x-rotor-attempts': String(attempts),
+  });
+  if (prefix) res.write(prefix);
+  let final = outcome;
+  let idle: NodeJS.Timeout | undefined;
+  const idleMs = ctx.config.timeouts.idleMs;
+  const armIdle = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      final = { ...outcome, kind: 'timeout' };
+      response.destroy();
+    }, idleMs);
+  };
+  armIdle();
+  response.on('data', armIdle);
+  let reported = false;
+  const done = () => {
+    if (reported) return;
+    reported = true;
+    clearTimeout(idle);
+    // Upstream died mid-stream: the client cannot be answered any more; close its stream.
+    if (!response.complete && !res.writableFinished) res.destroy();
+    report(ctx, lease, final);
+  };
+  response.once('end', done);
+  response.once('close', done);
+  res.once('close', () => {
+    if (!response.complete) response.destroy();
+  });
+  response.pipe(res);
+  response.resume();
+}
+
+function sendExhausted(
+  res: ServerResponse,
+  provider: Provider,
+  pool: PoolConfig,
+  waitMs: number | undefined,
+  afterRetry: boolean,
+): number {
+  if (waitMs === undefined) {
+    const why = afterRetry ? 'every other key was tried' : 'all keys are suspended or disabled';
+    return sendRotorError(res, provider, 'keys_exhausted', `no key of pool "${pool.name}" is available: ${why}`);
+  }
+  return sendRotorError(
+    res,
+    provider,
+    'keys_exhausted',
+    `all keys of pool "${pool.name}" are rate limited; the first returns in ${Math.ceil(waitMs / 1000)} s`,
+    waitMs,
+  );
+}
+
+/** Reports are off the critical path: never awaited by the response, failures only logged and counted. */
+function report(ctx: RelayContext, lease: Lease, outcome: Outcome): void {
+  ctx.store.report(lease, outcome).then(
+    (result) => {
+      if (result?.changed && (result.state === 'suspended' || result.state === 'disabled')) {
+        ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, state: result.state, reason: result.reason }, 'key taken out of rotation');
+        ctx.onKeyParked?.(lease.pool, lease.keyId, result.state, result.reason);
+      }
+    },
+    (error: unknown) => {
+      ctx.metrics.redisError('report');
+      ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, err: errorMessage(error) }, 'outcome report failed');
+    },
+  );
+}
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
