@@ -46,9 +46,11 @@ export function expandEnv(raw: unknown, env: Env): Expanded {
     if (Array.isArray(node)) {
       const out: unknown[] = [];
       for (const item of node) {
+        const recorded = unsetVars.length;
         // Indexed by position in the kept list: that is the index validation will report.
         const expanded = walk(item, [...path, out.length]);
         if (expanded !== undefined) out.push(expanded);
+        else unsetVars.splice(recorded); // a dropped item is "not set" on purpose: nothing to report
       }
       return out;
     }

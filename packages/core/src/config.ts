@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import type { ZodIssue } from 'zod';
 import { ConfigError, formatPath, redact, type ConfigIssue } from './config-error';
 import { expandEnv, type ConfigPath, type Env } from './config-env';
-import { configSchema, normalizePrefix, type RawConfig, type RawLimits, type RawPool } from './config-schema';
-import type { KeyLimits, PoolConfig, PoolKey, RotorConfig } from './config-types';
-import { keyId } from './key-id';
-import { providers } from './providers';
+import { configSchema } from './config-schema';
+import { resolve } from './config-resolve';
+import type { RotorConfig } from './config-types';
 
 /** Environment variables that override one config field each (the usual container knobs). */
 const ENV_OVERRIDES: { name: string; path: [string, ...string[]] }[] = [
@@ -44,7 +43,7 @@ export function loadConfig(file: string, env: Env): RotorConfig {
   }
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    raw = parseYaml(text);
   } catch (err) {
     throw new ConfigError([{ path: '', message: `${file}: ${describeYamlError(err)}` }]);
   }
@@ -127,69 +126,4 @@ function collectSecrets(value: unknown): string[] {
   if (isObject(value.pools))
     for (const pool of Object.values(value.pools)) if (isObject(pool)) collect(pool.keys);
   return found.filter(Boolean).sort((a, b) => b.length - a.length); // longest first: whole before parts
-}
-
-function resolve(raw: RawConfig): RotorConfig {
-  const pools: Record<string, PoolConfig> = {};
-  const issues: ConfigIssue[] = [];
-  for (const [name, pool] of Object.entries(raw.pools)) {
-    pools[name] = resolvePool(name, pool, raw.keyIdSecret, issues);
-  }
-  if (issues.length > 0) throw new ConfigError(issues);
-  const routes = Object.entries(raw.routes)
-    .map(([prefix, pool]) => ({ prefix: normalizePrefix(prefix), pool }))
-    .sort((a, b) => b.prefix.length - a.prefix.length || a.prefix.localeCompare(b.prefix));
-  const config: RotorConfig = { ...raw, pools, routes };
-  if (config.adminToken === undefined) delete config.adminToken;
-  if (config.metricsPort === undefined) delete config.metricsPort;
-  return config;
-}
-
-function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: ConfigIssue[]): PoolConfig {
-  const provider = providers[raw.provider];
-  // The schema has already required baseUrl where the provider has no default.
-  const baseUrl = raw.baseUrl ?? provider.defaultBaseUrl ?? '';
-  const limits = raw.limits && mergeLimits(raw.limits, undefined);
-  const idOwner = new Map<string, number>();
-  const keys = raw.keys.map((entry, i): PoolKey => {
-    const id = keyId(entry.key, keyIdSecret);
-    const owner = idOwner.get(id);
-    if (owner !== undefined) {
-      // 48-bit ids: practically never, but two keys sharing state would be a silent disaster.
-      issues.push({
-        path: formatPath(['pools', name, 'keys', i]),
-        message: `key id collides with keys[${owner}]; set a different keyIdSecret`,
-      });
-    }
-    idOwner.set(id, i);
-    const key: PoolKey = Object.defineProperty({ id, weight: entry.weight } as PoolKey, 'secret', {
-      value: entry.key,
-      enumerable: false,
-      writable: false,
-    });
-    if (entry.label !== undefined) key.label = entry.label;
-    const keyLimits = entry.limits || raw.limits ? mergeLimits(raw.limits, entry.limits) : undefined;
-    if (keyLimits) key.limits = keyLimits;
-    return key;
-  });
-  const pool: PoolConfig = {
-    name,
-    provider: raw.provider,
-    baseUrl,
-    keys,
-    maxWaitMs: raw.maxWaitMs,
-    probeModel: raw.probeModel ?? provider.probe.defaultModel,
-  };
-  if (limits) pool.limits = limits;
-  return pool;
-}
-
-/** A key's own limits laid over its pool's; the window defaults to one minute. */
-function mergeLimits(pool: RawLimits | undefined, own: RawLimits | undefined): KeyLimits {
-  const merged: KeyLimits = { windowMs: own?.windowMs ?? pool?.windowMs ?? 60_000 };
-  const rpm = own?.rpm ?? pool?.rpm;
-  const tpm = own?.tpm ?? pool?.tpm;
-  if (rpm !== undefined) merged.rpm = rpm;
-  if (tpm !== undefined) merged.tpm = tpm;
-  return merged;
 }

@@ -31,7 +31,7 @@ export class RotorError extends Error {
   readonly code: RotorErrorCode;
   readonly httpStatus: number;
   readonly operational: boolean;
-  readonly retryAfterMs?: number;
+  declare readonly retryAfterMs?: number; // declared only: absent, not `undefined`, when not given
 
   constructor(code: RotorErrorCode, message: string, options: RotorErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

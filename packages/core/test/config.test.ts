@@ -215,6 +215,14 @@ describe('environment', () => {
     );
   });
 
+  it('does not blame a dropped list item for the next one', () => {
+    const err = configError({
+      pools: { a: { provider: 'openai', keys: ['${KEY_1}', { key: '${KEY_2}' }] } },
+      routes: { '/a': 'a' },
+    });
+    expect(err.message).toBe('pools.a.keys[0].key: Required (${KEY_2} is not set)');
+  });
+
   it('names the unset variable of a key entry', () => {
     const err = configError({
       pools: { a: { provider: 'openai', keys: [{ key: '${KEY_3}', label: 'x' }] } },
