@@ -137,6 +137,11 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       return finish(status);
     }
     report(ctx, lease, outcome);
+    if (outcome.kind === 'invalid_key') {
+      // The pool's key was refused, not the client: and providers echo part of the key in that body.
+      const message = `the provider refused the key(s) of pool "${pool.name}" (${status})`;
+      return finish(sendRotorError(res, provider, 'upstream_unreachable', message));
+    }
     res.writeHead(status, { ...clientResponseHeaders(response.headers), 'x-rotor-attempts': String(tried.length) });
     res.end(body);
     return finish(status);

@@ -1,0 +1,54 @@
+import { totalKeys, type RotorConfig } from '@rotor/core';
+import { createLogger, startProxy, type ProxyHandle } from '@rotor/proxy';
+import { findConfig, parseSource, type ConfigSource } from '../config-source';
+import { DEMO_CLIENT_TOKEN, startDemo } from '../demo';
+import { onShutdown } from '../signals';
+
+/** `rotor proxy`: one proxy replica. SIGHUP reloads the config; SIGTERM/SIGINT drain and stop. */
+export async function proxyCommand(): Promise<void> {
+  const source = findConfig();
+  let config = parseSource(source);
+  const logger = createLogger(config.log.level);
+  let closeSim: (() => Promise<void>) | undefined;
+  const demo = totalKeys(config) === 0;
+  if (demo) {
+    const started = await startDemo(source, config);
+    config = started.config;
+    closeSim = () => started.sim.close();
+    console.log(`\n*** DEMO MODE: no provider keys configured (${source.file}).`);
+    console.log(`*** Every pool points at the built-in simulated provider (${started.sim.url}), 3 demo keys, 20 requests/min each.`);
+    console.log('*** Set OPENAI_KEYS / ANTHROPIC_KEYS (comma-separated) or ROTOR_CONFIG to proxy real providers.\n');
+  } else if (config.clientTokens.length === 0) {
+    throw new Error('clientTokens: at least one client token is required (set ROTOR_CLIENT_TOKEN)');
+  }
+  const handle = await startProxy(config, { logger });
+  announce(config, handle, demo);
+  process.on('SIGHUP', () => {
+    try {
+      const next = parseSource(findConfig());
+      void handle.reload(next).catch((error: Error) => logger.error({ err: error.message }, 'reload failed'));
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, 'reload refused: the new config is invalid; keeping the old one');
+    }
+  });
+  onShutdown(async () => {
+    await handle.close();
+    await closeSim?.();
+  });
+}
+
+function announce(config: RotorConfig, handle: ProxyHandle, demo: boolean): void {
+  console.log(`rotor proxy listening on http://${config.host}:${handle.port}`);
+  for (const pool of Object.values(config.pools)) {
+    const routes = config.routes.filter((r) => r.pool === pool.name).map((r) => r.prefix);
+    console.log(`  pool ${pool.name}: ${pool.provider}, ${pool.keys.length} key(s), routes ${routes.join(' ') || '(none)'}`);
+  }
+  if (demo) {
+    const token = config.clientTokens.includes(DEMO_CLIENT_TOKEN) ? DEMO_CLIENT_TOKEN : '<your ROTOR_CLIENT_TOKEN>';
+    console.log('\ntry it:');
+    console.log(
+      `  curl -s http://127.0.0.1:${handle.port}/v1/chat/completions -H 'Authorization: Bearer ${token}' ` +
+        `-H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'`,
+    );
+  }
+}
