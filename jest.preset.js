@@ -9,6 +9,7 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts'],
   globalSetup: path.join(__dirname, 'packages/testkit/src/global-setup.ts'),
   globalTeardown: path.join(__dirname, 'packages/testkit/src/global-teardown.ts'),
+  reporters: ['default', path.join(__dirname, 'packages/testkit/src/summary-reporter.js')],
   maxWorkers: 1,
   testTimeout: 30000,
 };

@@ -1,5 +1,5 @@
 import { sleep } from '@rotor/testkit';
-import { closeAll, connect, countBy, ids, newStore, outcome, redisNow } from './helpers';
+import { closeAll, connect, ids, newStore, outcome, redisNow } from './helpers';
 import { RedisKeyStore } from '../src/redis-key-store';
 
 afterAll(closeAll);
@@ -76,11 +76,12 @@ describe('budgets', () => {
       }),
     );
     granted.sort((a, b) => a - b);
-    // Sliding check: any 20 consecutive grants... the 21st after any grant is a full window later.
+    // Sliding window: the 21st grant after any grant comes a full window later (15 ms: time read after the call).
     for (let i = 20; i < granted.length; i++) expect(granted[i]! - granted[i - 20]!).toBeGreaterThanOrEqual(1000 - 15);
     expect(granted.length).toBeGreaterThanOrEqual(40); // the window does move on
     expect(granted.length).toBeLessThanOrEqual(60);
-    expect(countBy(granted.map((t) => Math.floor((t - granted[0]!) / 1000))).get(0)).toBe(20);
+    // The budget is usable at once: the first 20 go out together, not spread over the window.
+    expect(granted[19]! - granted[0]!).toBeLessThan(500);
   });
 });
 

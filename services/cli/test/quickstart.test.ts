@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, testRedisUrl } from '@rotor/testkit';
+import { runCli, type CliProcess } from './run-cli';
+
+let proc: CliProcess | undefined;
+afterEach(async () => {
+  await proc?.stop();
+  proc = undefined;
+});
+
+describe('rotor proxy from the repo root (the quick start)', () => {
+  it('with no provider keys starts in announced demo mode and serves a chat completion at once', async () => {
+    const port = await freePort();
+    proc = runCli(['proxy'], { PORT: String(port), REDIS_URL: testRedisUrl() });
+    const out = await proc.waitFor('rotor proxy listening');
+    expect(out).toContain('DEMO MODE');
+    expect(out).toMatch(/pool openai: openai, 3 key\(s\), routes \/v1/);
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer rotor-demo', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { object: string }).object).toBe('chat.completion');
+    await proc.stop();
+    expect(proc.output()).toContain('SIGTERM: shutting down');
+  });
+
+  it('says clearly when no Redis answers', async () => {
+    const port = await freePort();
+    proc = runCli(['proxy'], { PORT: String(port), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer/);
+    expect(proc.output()).toContain('REDIS_URL');
+  });
+
+  it('a bad config stops the process with a message naming the field', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-cfg-'));
+    const file = path.join(dir, 'rotor.yaml');
+    fs.writeFileSync(file, 'pools:\n  a: { provider: openai, baseUrl: not-a-url, keys: "sk-x" }\nroutes: { /v1: a }\n');
+    proc = runCli(['proxy'], { ROTOR_CONFIG: file, REDIS_URL: testRedisUrl() });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain('pools.a.baseUrl');
+    expect(proc.output()).not.toContain('sk-x');
+  });
+});
