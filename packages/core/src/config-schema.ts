@@ -172,6 +172,12 @@ export const configSchema = z
         timeoutMs: posInt.default(10_000),
       }),
       reconcileEveryMs: posInt.default(60_000),
+      // Probes run at once per worker replica (each is one small upstream request).
+      concurrency: posInt.default(10),
+      // A probe whose worker died (no lock renewal for lockDurationMs) is found by the stalled check,
+      // which runs every stalledIntervalMs, and handed to another replica.
+      lockDurationMs: posInt.default(30_000),
+      stalledIntervalMs: posInt.default(30_000),
     }),
   })
   .strict()

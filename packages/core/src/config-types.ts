@@ -86,5 +86,12 @@ export interface WorkerConfig {
     maxBackoffMs: number;
     timeoutMs: number;
   };
+  /** How often a sweep schedules probes for parked keys that have none (e.g. a proxy died before enqueueing). */
   reconcileEveryMs: number;
+  /** Probes run at once per worker replica. */
+  concurrency: number;
+  /** A running probe's lock lasts this long and is renewed while its worker lives. */
+  lockDurationMs: number;
+  /** How often each replica looks for probes whose lock expired (a dead worker) and runs them again. */
+  stalledIntervalMs: number;
 }

@@ -126,6 +126,9 @@ describe('defaults', () => {
           timeoutMs: 10000,
         },
         reconcileEveryMs: 60000,
+        concurrency: 10,
+        lockDurationMs: 30000,
+        stalledIntervalMs: 30000,
       },
     });
     expect(config).not.toHaveProperty('adminToken');
@@ -345,6 +348,11 @@ describe('bad fields name their path', () => {
       'retry.maxAttempts: Number must be greater than or equal to 1',
     ],
     ['boolean', { retry: { on5xx: 'perhaps' } }, 'retry.on5xx: Expected boolean, received string'],
+    [
+      'worker stall check',
+      { worker: { stalledIntervalMs: 0 } },
+      'worker.stalledIntervalMs: Number must be greater',
+    ],
     [
       'probe timing',
       { worker: { probe: { timeoutMs: 'soon' } } },
