@@ -1,9 +1,11 @@
 #!/usr/bin/env -S npx tsx
 import { ConfigError } from '@rotor/core';
 import { proxyCommand } from './commands/proxy';
+import { workerCommand } from './commands/worker';
 
 const USAGE = `usage: rotor <command>
   proxy                          start one proxy replica (config: ROTOR_CONFIG, else ./rotor.yaml, else rotor.example.yaml)
+  worker                         start one worker replica: probes keys out of rotation, GET /metrics on worker.metricsPort
   start                          proxy and worker in one process, for local use
 `;
 
@@ -11,8 +13,11 @@ async function main(argv: string[]): Promise<void> {
   const [command] = argv;
   switch (command) {
     case 'proxy':
-    case 'start':
       return proxyCommand();
+    case 'start':
+      return proxyCommand({ withWorker: true });
+    case 'worker':
+      return workerCommand();
     default:
       process.stderr.write(USAGE);
       process.exit(command ? 2 : 0);

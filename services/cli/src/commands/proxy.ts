@@ -1,11 +1,15 @@
 import { totalKeys, type RotorConfig } from '@rotor/core';
 import { createLogger, startProxy, type ProxyHandle } from '@rotor/proxy';
+import { ProbeScheduler, createLogger as createWorkerLogger, startWorker } from '@rotor/worker';
 import { findConfig, parseSource, type ConfigSource } from '../config-source';
 import { DEMO_CLIENT_TOKEN, startDemo } from '../demo';
 import { onShutdown } from '../signals';
 
-/** `rotor proxy`: one proxy replica. SIGHUP reloads the config; SIGTERM/SIGINT drain and stop. */
-export async function proxyCommand(): Promise<void> {
+/**
+ * `rotor proxy`: one proxy replica; `rotor start` (withWorker): a worker in the same process too.
+ * A report that parks a key schedules its probe. SIGHUP reloads the config; SIGTERM/SIGINT drain and stop.
+ */
+export async function proxyCommand(options: { withWorker?: boolean } = {}): Promise<void> {
   const source = findConfig();
   let config = parseSource(source);
   const logger = createLogger(config.log.level);
@@ -21,18 +25,35 @@ export async function proxyCommand(): Promise<void> {
   } else if (config.clientTokens.length === 0) {
     throw new Error('clientTokens: at least one client token is required (set ROTOR_CLIENT_TOKEN)');
   }
-  const handle = await startProxy(config, { logger });
+  const worker = options.withWorker
+    ? await startWorker(config, { logger: createWorkerLogger(config.log.level) })
+    : undefined;
+  // Opened once the proxy has reached Redis; a key parked before that is found by the worker's reconciliation.
+  let scheduler: ProbeScheduler | undefined = worker?.scheduler;
+  const handle = await startProxy(config, {
+    logger,
+    onKeyParked: (pool, keyId, state, reason) => {
+      scheduler?.schedule(pool, keyId, state, reason).catch((error: Error) =>
+        logger.warn({ pool, keyId, err: error.message }, 'probe not scheduled (the worker\'s reconciliation will)'),
+      );
+    },
+  });
+  scheduler ??= await ProbeScheduler.open(config);
   announce(config, handle, demo);
+  if (worker) console.log(`rotor worker (same process): metrics on http://${config.host}:${worker.metricsPort}/metrics`);
   process.on('SIGHUP', () => {
     try {
       const next = parseSource(findConfig());
       void handle.reload(next).catch((error: Error) => logger.error({ err: error.message }, 'reload failed'));
+      scheduler?.reload(next);
+      void worker?.reload(next);
     } catch (error) {
       logger.error({ err: (error as Error).message }, 'reload refused: the new config is invalid; keeping the old one');
     }
   });
   onShutdown(async () => {
     await handle.close();
+    await (worker ? worker.close() : scheduler?.close());
     await closeSim?.();
   });
 }

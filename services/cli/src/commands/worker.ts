@@ -1,0 +1,26 @@
+import { startWorker } from '@rotor/worker';
+import { findConfig, parseSource } from '../config-source';
+import { onShutdown } from '../signals';
+
+/**
+ * `rotor worker`: one worker replica (run any number). It probes keys that left rotation and serves
+ * GET /metrics on worker.metricsPort (env METRICS_PORT). SIGHUP reloads the config; SIGTERM/SIGINT let
+ * running probes finish (bounded), then close the queue and Redis.
+ */
+export async function workerCommand(): Promise<void> {
+  const source = findConfig();
+  const config = parseSource(source);
+  const handle = await startWorker(config);
+  console.log(`rotor worker: metrics on http://${config.host}:${handle.metricsPort}/metrics`);
+  for (const pool of Object.values(config.pools)) {
+    console.log(`  pool ${pool.name}: ${pool.provider}, ${pool.keys.length} key(s), probe model ${pool.probeModel}`);
+  }
+  process.on('SIGHUP', () => {
+    try {
+      void handle.reload(parseSource(findConfig()));
+    } catch (error) {
+      console.error(`rotor worker: reload refused, keeping the old config\n${(error as Error).message}`);
+    }
+  });
+  onShutdown(() => handle.close());
+}

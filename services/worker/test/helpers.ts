@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig, type Outcome, type RotorConfig } from '@rotor/core';
+import { RedisKeyStore, createRedisClient } from '@rotor/redis-store';
+import { startSimProvider, type KeyOptions, type SimProvider } from '@rotor/sim-provider';
+import { testRedisUrl, uniquePrefix } from '@rotor/testkit';
+import { createLogger } from '../src/logger';
+
+export const CLIENT_TOKEN = 'client-token-for-worker-tests';
+export const silent = createLogger('silent');
+const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+/** Fast timings: every delay in the hundreds of ms, a dead worker's probe found within ~2 s. */
+export const FAST_WORKER = {
+  metricsPort: 0,
+  probe: { suspendedAfterMs: 300, quotaAfterMs: 300, invalidAfterMs: 300, maxBackoffMs: 600, timeoutMs: 2000 },
+  reconcileEveryMs: 60_000,
+  concurrency: 10,
+  lockDurationMs: 1000,
+  stalledIntervalMs: 1000,
+};
+
+export interface Setup {
+  sim: SimProvider;
+  secrets: string[];
+  /** YAML-shaped config (JSON is YAML), for worker processes. */
+  raw: Record<string, unknown>;
+  config: RotorConfig;
+  store: RedisKeyStore;
+  close(): Promise<void>;
+}
+
+/** A simulated provider with `keys` keys, a private Redis prefix, and a config with one `openai` pool. */
+export async function setup(
+  options: { keys?: number; sim?: Record<string, KeyOptions>; worker?: Record<string, unknown>; pool?: Record<string, unknown>; windowMs?: number } = {},
+): Promise<Setup> {
+  const secrets = Array.from({ length: options.keys ?? 3 }, (_, i) => `sk-w-${uniquePrefix('key')}-${i}`);
+  const sim = await startSimProvider({
+    windowMs: options.windowMs ?? 60_000,
+    keys: Object.fromEntries(secrets.map((s) => [s, { rpm: 1000 }])),
+  });
+  const raw: Record<string, unknown> = {
+    port: 0,
+    host: '127.0.0.1',
+    redis: { url: testRedisUrl(), prefix: uniquePrefix('wk') },
+    clientTokens: [CLIENT_TOKEN],
+    log: { level: 'silent' },
+    pools: { openai: { provider: 'openai', baseUrl: `${sim.url}/v1`, keys: secrets, probeModel: 'probe-model', ...options.pool } },
+    routes: { '/v1': 'openai' },
+    worker: { ...FAST_WORKER, ...options.worker, probe: { ...FAST_WORKER.probe, ...(options.worker?.probe as object) } },
+  };
+  const config = parseConfig(raw, {});
+  const redis = createRedisClient({ url: testRedisUrl() });
+  const store = new RedisKeyStore(redis, { prefix: config.redis.prefix });
+  await store.sync('openai', config.pools.openai!.keys.map((k) => ({ id: k.id })));
+  return {
+    sim,
+    secrets,
+    raw,
+    config,
+    store,
+    close: async () => {
+      await sim.close();
+      await redis.quit();
+    },
+  };
+}
+
+export const idOf = (config: RotorConfig, secret: string, pool = 'openai') =>
+  config.pools[pool]!.keys.find((k) => k.secret === secret)!.id;
+
+const OUTCOMES: Record<string, Outcome> = {
+  quota: { kind: 'quota_exhausted', status: 429, rateLimit: {}, errorCode: 'insufficient_quota' },
+  invalid: { kind: 'invalid_key', status: 401, rateLimit: {} },
+  rate: { kind: 'rate_limited', status: 429, rateLimit: { retryAfterMs: 60_000 } },
+  server: { kind: 'server_error', status: 500, rateLimit: {} },
+};
+
+/** Puts one key in a state the way a proxy would: acquire exactly that key, report an outcome. */
+export async function reportOn(store: RedisKeyStore, config: RotorConfig, keyId: string, outcome: keyof typeof OUTCOMES, pool = 'openai') {
+  const others = config.pools[pool]!.keys.map((k) => k.id).filter((id) => id !== keyId);
+  const acquired = await store.acquire(pool, { exclude: others });
+  if (!acquired.ok || acquired.lease.keyId !== keyId) throw new Error(`could not acquire ${keyId}`);
+  return store.report(acquired.lease, OUTCOMES[outcome]!);
+}
+
+export async function keyState(store: RedisKeyStore, keyId: string, pool = 'openai') {
+  const snap = await store.snapshot(pool);
+  return snap.keys.find((k) => k.id === keyId)!;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
+/** Sum of the samples of one metric whose labels include every given label. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  metricsPort: number;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+
+/**
+ * A worker replica in its own process, as production runs it: `node --import tsx <entry>` (one process,
+ * so SIGKILL really kills the worker), config from ROTOR_CONFIG, metrics on a free port (METRICS_PORT=0).
+ */
+export async function spawnWorker(raw: Record<string, unknown>, entry: 'worker' | 'cli' = 'worker'): Promise<WorkerProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-worker-test-'));
+  const file = path.join(dir, 'rotor.yaml');
+  fs.writeFileSync(file, JSON.stringify(raw));
+  const script = entry === 'worker' ? ['services/worker/src/main.ts'] : ['services/cli/src/main.ts', 'worker'];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, ROTOR_CONFIG: file, METRICS_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await waitFor(
+    'worker process to listen',
+    () => {
+      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out}`);
+      const m = /metrics on http:\/\/[^:]+:(\d+)\/metrics/.exec(out);
+      return m ? Number(m[1]) : undefined;
+    },
+    20_000,
+    50,
+  );
+  return {
+    child,
+    metricsPort: port,
+    output: () => out,
+    kill: async (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+      children.delete(child);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** afterAll safety net: no worker process outlives its test file. */
+export async function killAllWorkers(): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+}
