@@ -16,10 +16,12 @@
  *   <prefix>:{<pool>}:meta           HASH  vt (virtual clock when the ring is empty), synced_at
  *   <prefix>:{<pool>}:key:<keyId>    HASH  per-key detail: state, reason, until, label, weight, rpm, tpm,
  *                                          window_ms, fails, rl_streak, last_status, last_class, last_error,
- *                                          last_at, lim_req, rem_req, reset_req_at, lim_tok, rem_tok,
- *                                          reset_tok_at, inflight, acquired, ok, rate_limited, quota,
+ *                                          last_at, lim_req, rem_req, seen_req, rem_slack, reset_req_at,
+ *                                          lim_tok, rem_tok, reset_tok_at, acquired, ok, rate_limited, quota,
  *                                          invalid, errors, parked_at
  *   <prefix>:{<pool>}:key:<keyId>:log LIST  ms epochs of the last `rpm` hand-outs (declared rpm, sliding window)
+ *   <prefix>:{<pool>}:key:<keyId>:inflight ZSET  lease token -> hand-out number (`acquired` then),
+ *                                          one per request in flight on this key: ZCARD = in-flight count
  *
  * Key ids are keyed HMAC fingerprints (see @rotor/core keyId): no secret is ever part of a name or value.
  */
@@ -56,4 +58,8 @@ export function keyHash(keys: PoolKeys, keyId: string): string {
 
 export function keyLog(keys: PoolKeys, keyId: string): string {
   return `${keys.keyPrefix}${keyId}:log`;
+}
+
+export function keyInflight(keys: PoolKeys, keyId: string): string {
+  return `${keys.keyPrefix}${keyId}:inflight`;
 }

@@ -57,13 +57,13 @@ export class RedisKeyStore implements KeyStore {
       this.redis,
       'acquire',
       [k.ring, k.cooling, k.states, k.leases, k.meta, k.keyPrefix],
-      [token, this.policy.leaseTtlMs, (options.exclude ?? []).join(','), this.policy.returnBatch],
-    )) as [number, string | number, number?];
+      [token, this.policy.leaseTtlMs, (options.exclude ?? []).join(','), this.policy.returnBatch, this.policy.settleMs],
+    )) as [number, string | number, number?, number?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);
       return {
         ok: true,
-        lease: { pool, keyId: String(reply[1]), token },
+        lease: { pool, keyId: String(reply[1]), token, seq: Number(reply[3]) },
         ...(remaining >= 0 ? { remainingRequests: remaining } : {}),
       };
     }
@@ -98,6 +98,7 @@ export class RedisKeyStore implements KeyStore {
         Math.random(),
         this.policy.breakerFailures,
         optional(outcome.errorCode),
+        optional(lease.seq),
       ],
     )) as [string | number, number?, number?, string?];
     // The key left the config while the request was in flight: nothing to record.

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { keyHash, type PoolKeys } from './keys';
+import { keyHash, keyInflight, type PoolKeys } from './keys';
 import type { KeySnapshot, KeyState, PoolSnapshot } from './types';
 
 const num = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
@@ -13,10 +13,14 @@ export async function readSnapshot(redis: Redis | Cluster, pool: string, k: Pool
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const ids = Object.keys(states).sort();
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hgetall(keyHash(k, id));
-  const details = ids.length ? ((await pipeline.exec()) ?? []) : [];
+  for (const id of ids) {
+    pipeline.hgetall(keyHash(k, id));
+    pipeline.zcard(keyInflight(k, id));
+  }
+  const replies = ids.length ? ((await pipeline.exec()) ?? []) : [];
   const keys = ids.map((id, i): KeySnapshot => {
-    const d = (details[i]?.[1] ?? {}) as Record<string, string>;
+    const d = (replies[2 * i]?.[1] ?? {}) as Record<string, string>;
+    const inflight = Number(replies[2 * i + 1]?.[1] ?? 0);
     const state = states[id] as KeyState;
     return {
       id,
@@ -25,7 +29,7 @@ export async function readSnapshot(redis: Redis | Cluster, pool: string, k: Pool
       ...(d.reason ? { reason: d.reason } : {}),
       ...(state === 'cooling' ? { until: num(d.until) } : {}),
       weight: num(d.weight) ?? 1,
-      inflight: num(d.inflight) ?? 0,
+      inflight,
       acquired: num(d.acquired) ?? 0,
       successes: num(d.ok) ?? 0,
       rateLimited: num(d.rate_limited) ?? 0,

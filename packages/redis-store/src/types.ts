@@ -17,6 +17,8 @@ export interface Lease {
   pool: string;
   keyId: string;
   token: string;
+  /** The key's hand-out number: how many hand-outs came after it tells how stale its headers are. */
+  seq?: number;
 }
 
 export type AcquireResult =
@@ -101,6 +103,11 @@ export interface StorePolicy {
   breakerFailures: number;
   /** Due cooling keys returned to rotation per acquire call. */
   returnBatch: number;
+  /**
+   * A key whose learned budget is spent only by our cautious estimate (answers still in flight may
+   * show more room) is looked at again after this long instead of cooling until the provider's reset.
+   */
+  settleMs: number;
 }
 
 export const DEFAULT_POLICY: StorePolicy = {
@@ -109,4 +116,5 @@ export const DEFAULT_POLICY: StorePolicy = {
   backoff: { baseMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.2 },
   breakerFailures: 5,
   returnBatch: 16,
+  settleMs: 100,
 };

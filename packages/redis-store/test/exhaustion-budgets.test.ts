@@ -46,7 +46,7 @@ describe('budgets', () => {
     expect(none && !none.ok && none.waitMs).toBeGreaterThan(4000);
   });
 
-  it('requests still in flight are subtracted from what a later header says is left', async () => {
+  it('every other request still in flight is subtracted from what a header says is left', async () => {
     const store = newStore();
     await store.sync('p', ids(1));
     const leases = [];
@@ -54,9 +54,31 @@ describe('budgets', () => {
       const r = await store.acquire('p');
       if (r.ok) leases.push(r.lease);
     }
-    // The first answer says 3 left, but two more requests of ours are already on their way.
+    // The first answer says 3 left, but two more requests of ours may not have reached the provider.
     await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 5000 }));
     expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(1);
+  });
+
+  it('an estimate that was too low is raised by a fresher answer, and a key cooled by it returns', async () => {
+    const store = newStore();
+    await store.sync('p', ids(1));
+    const leases = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await store.acquire('p');
+      if (r.ok) leases.push(r.lease);
+    }
+    // The provider counted all four (2 left), but three answers are still on their way: estimate 0.
+    await store.report(leases[3]!, outcome('success', { remainingRequests: 2, resetRequestsMs: 5000 }));
+    expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+    expect(await store.acquire('p')).toMatchObject({ ok: false }); // cooled: budget spent as far as we know
+    // The other answers arrive late (the provider answered them first: 5, 4 and 3 left). They were
+    // counted already, so 2 are really left.
+    for (const [i, lease] of leases.slice(0, 3).entries()) {
+      await store.report(lease, outcome('success', { remainingRequests: 5 - i, resetRequestsMs: 5000 }));
+    }
+    const key = (await store.snapshot('p')).keys[0]!;
+    expect(key).toMatchObject({ state: 'active', remainingRequests: 2 });
+    expect(await store.acquire('p')).toMatchObject({ ok: true, remainingRequests: 1 });
   });
 
   it('a declared rpm: 20 is never exceeded in any window, however many connections ask', async () => {

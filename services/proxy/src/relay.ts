@@ -10,6 +10,13 @@ import type { Upstream } from './upstream';
 import type { ProxyMetrics } from './metrics';
 
 const ERROR_BODY_CAP = 64 * 1024;
+/**
+ * A key that returns this soon (typically one whose budget is only uncertain while answers are in
+ * flight) is worth waiting for whatever the pool's maxWaitMs says: a short wait beats a 429. Bounded
+ * in total per request.
+ */
+const SETTLE_WAIT_MS = 250;
+const SETTLE_BUDGET_MS = 1000;
 
 export interface RelayContext {
   config: RotorConfig;
@@ -57,7 +64,11 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     const acquired = await ctx.store.acquire(pool.name, { exclude: tried });
     if (!acquired.ok) {
       const waited = performance.now() - started;
-      if (acquired.waitMs !== undefined && waited + acquired.waitMs <= pool.maxWaitMs) {
+      const wait = acquired.waitMs;
+      const worthWaiting =
+        wait !== undefined &&
+        (waited + wait <= pool.maxWaitMs || (wait <= SETTLE_WAIT_MS && waited + wait <= SETTLE_BUDGET_MS));
+      if (worthWaiting) {
         await new Promise((resolve) => setTimeout(resolve, acquired.waitMs));
         continue;
       }
@@ -102,7 +113,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     if (result.kind === 'failure') {
       const outcome = provider.classify({ failure: result.failure, nowMs: Date.now() });
       ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
-      report(ctx, lease, outcome);
+      await report(ctx, lease, outcome);
       const safe = result.refused || (retry.onTimeout && result.failure === 'timeout');
       if (safe && attempt < retry.maxAttempts) continue;
       const code = result.failure === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable';
@@ -129,7 +140,9 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
     const retryable = keyProblem || (outcome.kind === 'server_error' && retry.on5xx);
     if (complete && retryable && attempt < retry.maxAttempts) {
-      report(ctx, lease, outcome);
+      // Awaited on this (already slow) path: the next acquire, here and on every replica, must see
+      // this key cooling, and an exhaustion answer must know when it returns.
+      await report(ctx, lease, outcome);
       continue;
     }
     if (!complete) {
@@ -217,9 +230,12 @@ function sendExhausted(
   );
 }
 
-/** Reports are off the critical path: never awaited by the response, failures only logged and counted. */
-function report(ctx: RelayContext, lease: Lease, outcome: Outcome): void {
-  ctx.store.report(lease, outcome).then(
+/**
+ * Reports are off the success path: the response never waits for them; failures are only logged and
+ * counted. The returned promise never rejects.
+ */
+function report(ctx: RelayContext, lease: Lease, outcome: Outcome): Promise<void> {
+  return ctx.store.report(lease, outcome).then(
     (result) => {
       if (result?.changed && (result.state === 'suspended' || result.state === 'disabled')) {
         ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, state: result.state, reason: result.reason }, 'key taken out of rotation');

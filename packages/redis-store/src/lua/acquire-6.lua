@@ -13,10 +13,13 @@
     ARGV[2] lease ttl ms
     ARGV[3] key ids this request already tried, comma-separated ('' for none): never handed out again
     ARGV[4] at most this many due cooling keys are returned to rotation per call (bounded work)
+    ARGV[5] settle ms: a key whose budget is spent only by our cautious estimate is looked at again
+            this soon (answers in flight will tell), instead of cooling until the provider's reset
 
   Output:
-    { 1, keyId, remainingRequests }  a key, with its lease taken and one unit of its budget reserved;
-                                     remainingRequests is -1 when no budget is known
+    { 1, keyId, remainingRequests, seq }  a key, with its lease taken and one unit of its budget
+                                     reserved; remainingRequests is -1 when no budget is known; seq is
+                                     the key's hand-out number, which report uses to age headers
     { 0, waitMs }                    no eligible key; ms until the earliest cooling key returns,
                                      -1 when none returns by itself (all suspended / disabled / tried)
 
@@ -30,7 +33,7 @@ local rcall = redis.call
 
 local ringKey, coolingKey, statesKey, leasesKey, metaKey, keyPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local token, leaseTtl, returnBatch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+local token, leaseTtl, returnBatch, settleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
 local now = nowMs()
 
@@ -42,7 +45,7 @@ for i = 1, #due do
   rejoinRing(ringKey, statesKey, metaKey, keyPrefix .. id, id)
 end
 
-reapLeases(leasesKey, statesKey, keyPrefix, now, 16)
+reapLeases(leasesKey, keyPrefix, now, 16)
 
 -- 2. Keys this request already tried are skipped, so look at most that many extra entries ahead.
 local excluded, excludedCount = {}, 0
@@ -51,22 +54,31 @@ for id in string.gmatch(ARGV[3], '[^,]+') do
   excludedCount = excludedCount + 1
 end
 
--- Returns the ms at which the key's budget frees up, or nil when it may be used now.
+-- Returns the ms at which the key's budget frees up and why ('budget' learned from the provider's
+-- headers, 'rpm' declared in the config), or nil when the key may be used now.
 local function spentUntil(id, detailKey)
   local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms')
   local remReq, resetReq = tonumber(f[1]), tonumber(f[2])
   if remReq and resetReq and resetReq <= now then
     -- The provider's window has reset: what we learned no longer holds.
-    rcall('HDEL', detailKey, 'rem_req', 'reset_req_at')
+    rcall('HDEL', detailKey, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack')
     remReq = nil
   end
-  if remReq and remReq <= 0 and resetReq then return resetReq end
+  if remReq and remReq <= 0 and resetReq then
+    -- Spent only as far as our cautious estimate goes, with answers still on their way that will tell:
+    -- look again shortly rather than write the key off until the reset.
+    local slack = tonumber(rcall('HGET', detailKey, 'rem_slack')) or 0
+    if slack > 0 and rcall('ZCARD', detailKey .. ':inflight') > 0 and now + settleMs < resetReq then
+      return now + settleMs, 'budget_settling'
+    end
+    return resetReq, 'budget'
+  end
   local remTok, resetTok = tonumber(f[3]), tonumber(f[4])
   if remTok and resetTok and resetTok <= now then
     rcall('HDEL', detailKey, 'rem_tok', 'reset_tok_at')
     remTok = nil
   end
-  if remTok and remTok <= 0 and resetTok then return resetTok end
+  if remTok and remTok <= 0 and resetTok then return resetTok, 'budget_tokens' end
   local rpm = tonumber(f[5])
   if rpm and rpm > 0 then
     -- Declared rpm as a sliding window over the last `rpm` hand-outs: never more than rpm in any
@@ -75,7 +87,7 @@ local function spentUntil(id, detailKey)
     if rcall('LLEN', logKey) >= rpm then
       local oldest = tonumber(rcall('LINDEX', logKey, -1))
       local windowMs = tonumber(f[6]) or 60000
-      if oldest + windowMs > now then return oldest + windowMs end
+      if oldest + windowMs > now then return oldest + windowMs, 'rpm' end
     end
   end
   return nil
@@ -95,9 +107,9 @@ while guard < 1000 do
   if not id then break end
 
   local detailKey = keyPrefix .. id
-  local blockedUntil = spentUntil(id, detailKey)
+  local blockedUntil, why = spentUntil(id, detailKey)
   if blockedUntil then
-    toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, 'budget')
+    toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, why)
   else
     local weight = tonumber(rcall('HGET', detailKey, 'weight')) or 1
     if weight <= 0 then weight = 1 end
@@ -114,10 +126,10 @@ while guard < 1000 do
     if rcall('HEXISTS', detailKey, 'rem_req') == 1 then
       remaining = rcall('HINCRBY', detailKey, 'rem_req', -1)
     end
-    rcall('HINCRBY', detailKey, 'acquired', 1)
-    rcall('HINCRBY', detailKey, 'inflight', 1)
+    local seq = rcall('HINCRBY', detailKey, 'acquired', 1)
     rcall('ZADD', leasesKey, now + leaseTtl, id .. '|' .. token)
-    return { 1, id, remaining }
+    rcall('ZADD', detailKey .. ':inflight', seq, token)
+    return { 1, id, remaining, seq }
   end
 end
 

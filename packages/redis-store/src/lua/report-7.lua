@@ -19,6 +19,7 @@
     ARGV[15] jitter fraction     ARGV[16] a random number in [0,1) from the caller (jitter)
     ARGV[17] consecutive failures that open the circuit breaker (suspend)
     ARGV[18] provider error code ('' when none; never key material)
+    ARGV[19] the lease's hand-out number (seq) from acquire ('' when unknown)
 
   Output:
     { state, untilMs, changed, reason }   state after the report; untilMs for cooling (else 0);
@@ -36,7 +37,7 @@ local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
 local keyPrefix = string.sub(detailKey, 1, #detailKey - #id)
 
 local now = nowMs()
-if token ~= '' then releaseLease(leasesKey, statesKey, keyPrefix, id .. '|' .. token) end
+if token ~= '' then releaseLease(leasesKey, keyPrefix, id .. '|' .. token) end
 
 local state = rcall('HGET', statesKey, id)
 if not state then return { -1 } end
@@ -44,18 +45,28 @@ local before = state
 
 rcall('HSET', detailKey, 'last_class', kind, 'last_status', ARGV[4], 'last_at', now, 'last_error', ARGV[18])
 
--- Learned budgets, from any response that carries rate-limit headers (a 2xx included). The header was
--- true when the provider answered; requests still in flight on other leases will spend more of it.
+-- Learned budgets, from any response that carries rate-limit headers (a 2xx included).
 local limReq, remReq, resetReq = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
--- Reports arrive out of order: within a window that is still running, what is left only goes down.
+-- What is left: the freshest answer of the running window (the one with the least left, `seen_req`)
+-- minus every request of ours still in flight, as any of them may not have reached the provider yet.
+-- So the estimate never exceeds what is really left (no upstream 429 of our own making); it is low by
+-- the requests the provider counted whose answers are still on their way, and each answer that
+-- arrives (fresh or late) shrinks the in-flight set and corrects it, upwards too.
+local budgetRaised = false
 if remReq then
-  local f = rcall('HMGET', detailKey, 'inflight', 'rem_req', 'reset_req_at')
-  local left = remReq - (tonumber(f[1]) or 0)
-  local known, knownReset = tonumber(f[2]), tonumber(f[3])
-  if known and knownReset and knownReset > now and known < left then left = known end
+  local f = rcall('HMGET', detailKey, 'seen_req', 'reset_req_at', 'rem_req')
+  local seen, knownReset, known = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+  local windowRunning = seen and knownReset and knownReset > now
+  local fresh = not windowRunning or remReq <= seen
+  local base = remReq
+  if not fresh then base = seen end
+  local left = base - rcall('ZCARD', detailKey .. ':inflight')
   if left < 0 then left = 0 end
-  rcall('HSET', detailKey, 'rem_req', left)
-  if resetReq then rcall('HSET', detailKey, 'reset_req_at', now + resetReq) end
+  budgetRaised = left > 0 and (known == nil or known <= 0)
+  -- rem_slack: how much more may really be left; acquire treats a budget spent only by that
+  -- uncertainty as settling (look again shortly), not as spent until the reset.
+  rcall('HSET', detailKey, 'rem_req', left, 'seen_req', base, 'rem_slack', base - left)
+  if fresh and resetReq then rcall('HSET', detailKey, 'reset_req_at', now + resetReq) end
 end
 if limReq then rcall('HSET', detailKey, 'lim_req', limReq) end
 local limTok, remTok, resetTok = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -72,6 +83,14 @@ local function park(newState, reason)
   toParked(ringKey, coolingKey, parkedKey, statesKey, detailKey, id, newState, reason, now)
   state = newState
 end
+-- A key cooled because our estimate of its budget hit 0 returns as soon as a fresher answer shows room.
+local coolReason = state == 'cooling' and rcall('HGET', detailKey, 'reason')
+if budgetRaised and (coolReason == 'budget' or coolReason == 'budget_settling') then
+  rcall('ZREM', coolingKey, id)
+  rejoinRing(ringKey, statesKey, metaKey, detailKey, id)
+  state = 'active'
+end
+
 local inRotation = state == 'active' or state == 'cooling'
 local untilMs = 0
 

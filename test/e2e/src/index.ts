@@ -1,0 +1,4 @@
+export * from './topology';
+export * from './load';
+export { startNginx } from './nginx';
+export { startProxyProcess } from './proxy-process';

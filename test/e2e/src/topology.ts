@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { startSimProvider, type SimOptions, type SimProvider } from '@rotor/sim-provider';
+import { spawnRedis, uniquePrefix, type RedisProcess } from '@rotor/testkit';
+import { startNginx, type LoadBalancer } from './nginx';
+import { startProxyProcess, type ProxyProcess } from './proxy-process';
+
+export const CLIENT_TOKEN = 'e2e-client-token';
+
+export interface PoolSpec {
+  keys: number;
+  provider?: 'openai' | 'anthropic';
+  /** Declared per-key limits, as an operator would write them. */
+  limits?: { rpm?: number; windowMs?: number };
+  maxWaitMs?: number;
+}
+
+export interface TopologyOptions {
+  replicas: number;
+  /** Put nginx in front of the replicas. */
+  loadBalancer?: boolean;
+  pools: Record<string, PoolSpec>;
+  /** The provider's per-key limit per window. */
+  providerRpm?: number;
+  windowMs?: number;
+  sim?: Partial<SimOptions>;
+  config?: Record<string, unknown>;
+}
+
+export interface Topology {
+  redis: RedisProcess;
+  sim: SimProvider;
+  proxies: ProxyProcess[];
+  lb?: LoadBalancer;
+  /** Where clients go: the load balancer, else the first replica. */
+  url: string;
+  configFile: string;
+  /** Secrets per pool, in config order. */
+  secrets: Record<string, string[]>;
+  /** Sum of a sim stat over a pool's keys. */
+  poolStat(pool: string, stat: 'calls' | 'ok' | 'rateLimited'): number;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole Rotor deployment as plain processes: a private redis-server, N `rotor proxy` replicas,
+ * optionally nginx in front, and the simulated provider (in this process). Each pool is routed at
+ * `/<pool>` (OpenAI SDK baseURL `${url}/<pool>`), with its own fresh keys, so scenarios never share state.
+ */
+export async function startTopology(options: TopologyOptions): Promise<Topology> {
+  const windowMs = options.windowMs ?? 3000;
+  const secrets: Record<string, string[]> = {};
+  for (const [name, spec] of Object.entries(options.pools)) {
+    secrets[name] = Array.from({ length: spec.keys }, (_, i) => `sk-e2e-${name}-${uniquePrefix('s')}-${i}`);
+  }
+  const all = Object.values(secrets).flat();
+  const sim = await startSimProvider({
+    windowMs,
+    keys: Object.fromEntries(all.map((s) => [s, { rpm: options.providerRpm ?? 20 }])),
+    ...options.sim,
+  });
+  const redis = await spawnRedis();
+  const config = {
+    port: 0,
+    redis: { url: redis.url, prefix: 'rotor' },
+    clientTokens: [CLIENT_TOKEN],
+    log: { level: 'info' },
+    pools: Object.fromEntries(
+      Object.entries(options.pools).map(([name, spec]) => [
+        name,
+        {
+          provider: spec.provider ?? 'openai',
+          baseUrl: spec.provider === 'anthropic' ? sim.url : `${sim.url}/v1`,
+          keys: secrets[name],
+          ...(spec.limits ? { limits: spec.limits } : {}),
+          ...(spec.maxWaitMs ? { maxWaitMs: spec.maxWaitMs } : {}),
+        },
+      ]),
+    ),
+    routes: Object.fromEntries(Object.keys(options.pools).map((name) => [`/${name}`, name])),
+    ...options.config,
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-e2e-'));
+  const configFile = path.join(dir, 'rotor.yaml');
+  fs.writeFileSync(configFile, stringify(config));
+
+  const proxies = await Promise.all(Array.from({ length: options.replicas }, () => startProxyProcess(configFile)));
+  const lb = options.loadBalancer ? await startNginx(proxies.map((p) => p.port)) : undefined;
+  return {
+    redis,
+    sim,
+    proxies,
+    ...(lb ? { lb } : {}),
+    url: lb?.url ?? proxies[0]!.url,
+    configFile,
+    secrets,
+    poolStat: (pool, stat) => secrets[pool]!.reduce((sum, s) => sum + sim.stats(s)[stat], 0),
+    logs: () => proxies.map((p) => p.output()).join('\n'),
+    stop: async () => {
+      await lb?.stop();
+      await Promise.all(proxies.map((p) => p.stop()));
+      await sim.close();
+      await redis.kill();
+    },
+  };
+}
