@@ -9,6 +9,8 @@ export const ROTOR_ERROR_STATUS = {
   not_found: 404,
   payload_too_large: 413,
   keys_exhausted: 429,
+  /** Every key of the pool is suspended or disabled: nothing returns by itself. */
+  no_usable_keys: 503,
   upstream_unreachable: 502,
   redis_unavailable: 503,
   upstream_timeout: 504,

@@ -8,6 +8,7 @@ const TYPES: Partial<Record<RotorErrorCode, string>> = {
   not_found: 'not_found_error',
   payload_too_large: 'request_too_large',
   keys_exhausted: 'rate_limit_error',
+  no_usable_keys: 'overloaded_error',
   upstream_timeout: 'timeout_error',
   upstream_unreachable: 'api_error',
   redis_unavailable: 'api_error',

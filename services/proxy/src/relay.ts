@@ -218,8 +218,9 @@ function sendExhausted(
   afterRetry: boolean,
 ): number {
   if (waitMs === undefined) {
-    const why = afterRetry ? 'every other key was tried' : 'all keys are suspended or disabled';
-    return sendRotorError(res, provider, 'keys_exhausted', `no key of pool "${pool.name}" is available: ${why}`);
+    // Nothing returns by itself (keys suspended, disabled, or already tried by this request).
+    const why = afterRetry ? 'the keys left were tried and refused' : 'all keys are suspended or disabled';
+    return sendRotorError(res, provider, 'no_usable_keys', `no key of pool "${pool.name}" is usable: ${why}`);
   }
   return sendRotorError(
     res,
