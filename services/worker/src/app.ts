@@ -39,11 +39,13 @@ export async function startWorker(config: RotorConfig, options: WorkerOptions = 
   const metrics = new WorkerMetrics();
   const redis = workerConnections(config, (op) => metrics.redisErrors.inc({ op }), logger);
   try {
-    await Promise.race([preloadScripts(redis.store), rejectAfter(config.redis.connectTimeoutMs + 1000)]);
+    await redis.store.connect();
+    await preloadScripts(redis.store);
   } catch (error) {
     redis.store.disconnect();
     redis.bull.disconnect();
-    throw new Error(`Redis did not answer (${(error as Error).message}). Start one (redis-server) or point REDIS_URL at yours.`);
+    const url = config.redis.url.replace(/\/\/[^@/]*@/, '//');
+    throw new Error(`Redis at ${url} did not answer (${(error as Error).message}). Start one (redis-server) or point REDIS_URL at yours.`);
   }
   const store = new RedisKeyStore(redis.store, { prefix: config.redis.prefix });
   const prefix = queuePrefix(config.redis.prefix);
@@ -125,7 +127,3 @@ async function upsertReconcile(queue: Queue<ProbeJobData>, config: RotorConfig):
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
-function rejectAfter(ms: number): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref());
-}

@@ -5,9 +5,12 @@ import type { Logger } from './logger';
 
 export type RedisConnection = Redis | Cluster;
 
+/** The worker answers no client: a slow Redis may slow it down, but should not fail its probes. */
+const WORKER_COMMAND_TIMEOUT_FLOOR_MS = 5000;
+
 /**
  * The worker's connections, all from the shared factory:
- * - `store`: key-store scripts and snapshots, with the configured command timeout.
+ * - `store`: key-store scripts and snapshots; command timeout redis.commandTimeoutMs, at least 5 s.
  * - `bull`: BullMQ. No command timeout (its workers block on BZPOPMIN for seconds, and a Worker
  *   duplicates this connection for that) and maxRetriesPerRequest null, as BullMQ requires.
  * Both queue commands while disconnected: the worker has no request to answer fast, only work to resume.
@@ -15,9 +18,10 @@ export type RedisConnection = Redis | Cluster;
 export function workerConnections(config: RotorConfig, onError: (op: string) => void, logger: Logger) {
   const store = createRedisClient({
     url: config.redis.url,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
+    commandTimeoutMs: Math.max(config.redis.commandTimeoutMs, WORKER_COMMAND_TIMEOUT_FLOOR_MS),
     connectTimeoutMs: config.redis.connectTimeoutMs,
     offlineQueue: true,
+    lazyConnect: true, // startWorker connects it first, to fail at once with a clear message
   });
   const bull = queueConnection(config);
   watch(store, 'connection', onError, logger);

@@ -123,51 +123,73 @@ export interface WorkerProcess {
   child: ChildProcess;
   metricsPort: number;
   output: () => string;
+  exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const children = new Set<ChildProcess>();
 
 /**
- * A worker replica in its own process, as production runs it: `node --import tsx <entry>` (one process,
- * so SIGKILL really kills the worker), config from ROTOR_CONFIG, metrics on a free port (METRICS_PORT=0).
+ * A Rotor process, as production runs it: `node --import tsx <entry>` (one process, so SIGKILL really
+ * kills it), config from ROTOR_CONFIG, worker metrics on a free port (METRICS_PORT=0).
+ * `entry`: worker = services/worker/src/main.ts; cli-<command> = `rotor <command>`.
  */
-export async function spawnWorker(raw: Record<string, unknown>, entry: 'worker' | 'cli' = 'worker'): Promise<WorkerProcess> {
+export function spawnRotor(
+  raw: Record<string, unknown>,
+  entry: 'worker' | 'cli-worker' | 'cli-start' | 'cli-proxy' = 'worker',
+  env: Record<string, string> = {},
+): Omit<WorkerProcess, 'metricsPort'> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-worker-test-'));
   const file = path.join(dir, 'rotor.yaml');
   fs.writeFileSync(file, JSON.stringify(raw));
-  const script = entry === 'worker' ? ['services/worker/src/main.ts'] : ['services/cli/src/main.ts', 'worker'];
+  const script =
+    entry === 'worker' ? ['services/worker/src/main.ts'] : ['services/cli/src/main.ts', entry.slice('cli-'.length)];
   const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, ROTOR_CONFIG: file, METRICS_PORT: '0' },
+    env: { PATH: process.env.PATH, ROTOR_CONFIG: file, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await waitFor(
-    'worker process to listen',
-    () => {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out}`);
-      const m = /metrics on http:\/\/[^:]+:(\d+)\/metrics/.exec(out);
-      return m ? Number(m[1]) : undefined;
-    },
-    20_000,
-    50,
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve(code);
+    }),
   );
   return {
     child,
-    metricsPort: port,
     output: () => out,
+    exited,
     kill: async (signal = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
-      children.delete(child);
-      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Waits for `pattern` in the process output; its first group, if any. */
+export function waitForOutput(proc: Pick<WorkerProcess, 'child' | 'output'>, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+  return waitFor(
+    `${pattern} in the output`,
+    () => {
+      const m = pattern.exec(proc.output());
+      if (m) return m[1] ?? m[0];
+      if (proc.child.exitCode !== null) throw new Error(`process exited ${proc.child.exitCode}: ${proc.output()}`);
+      return undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
+
+export async function spawnWorker(raw: Record<string, unknown>, entry: 'worker' | 'cli' = 'worker'): Promise<WorkerProcess> {
+  const proc = spawnRotor(raw, entry === 'cli' ? 'cli-worker' : 'worker');
+  const port = Number(await waitForOutput(proc, /rotor worker: metrics on http:\/\/[^:]+:(\d+)\/metrics/));
+  return { ...proc, metricsPort: port };
 }
 
 /** afterAll safety net: no worker process outlives its test file. */
