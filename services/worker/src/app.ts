@@ -45,7 +45,9 @@ export async function startWorker(config: RotorConfig, options: WorkerOptions = 
     redis.store.disconnect();
     redis.bull.disconnect();
     const url = config.redis.url.replace(/\/\/[^@/]*@/, '//');
-    throw new Error(`Redis at ${url} did not answer (${(error as Error).message}). Start one (redis-server) or point REDIS_URL at yours.`);
+    throw new Error(
+      `Redis at ${url} did not answer (${(error as Error).message}). Start one (redis-server) or point REDIS_URL at yours.`,
+    );
   }
   const store = new RedisKeyStore(redis.store, { prefix: config.redis.prefix });
   const prefix = queuePrefix(config.redis.prefix);

@@ -36,7 +36,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? `invalid config\n${error.message}` : error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof ConfigError
+      ? `invalid config\n${error.message}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
   console.error(`rotor worker: ${message}`);
   process.exit(1);
 });

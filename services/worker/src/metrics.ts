@@ -4,7 +4,15 @@ import type { ProbeKind } from './probe-request';
 
 const KEY_STATES = ['active', 'cooling', 'suspended', 'disabled'] as const;
 /** BullMQ job states worth a gauge (completed/failed jobs are removed at once, so they stay near 0). */
-export const QUEUE_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'paused', 'failed', 'completed'] as const;
+export const QUEUE_STATES = [
+  'waiting',
+  'delayed',
+  'active',
+  'prioritized',
+  'paused',
+  'failed',
+  'completed',
+] as const;
 
 /**
  * The worker's Prometheus metrics (`rotor_` prefix). Labels are bounded: pool comes from config, key_id
@@ -131,7 +139,10 @@ export class WorkerMetrics {
         if (key.state === 'cooling' && key.until !== undefined) {
           this.keyCooldown.set({ pool, key_id: key.id }, Math.max(0, key.until - now) / 1000);
         } else if (key.parkedAt !== undefined) {
-          this.keyOut.set({ pool, key_id: key.id, state: key.state, reason }, Math.max(0, now - key.parkedAt) / 1000);
+          this.keyOut.set(
+            { pool, key_id: key.id, state: key.state, reason },
+            Math.max(0, now - key.parkedAt) / 1000,
+          );
         }
       }
       for (const [state, n] of Object.entries(counts)) this.poolKeys.set({ pool, state }, n);

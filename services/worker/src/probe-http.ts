@@ -27,22 +27,35 @@ export function sendProbe(request: ProbeRequest, timeoutMs: number): Promise<Pro
       req.destroy();
       resolve(result);
     };
-    const req = transport.request(request.url, { method: request.method, headers: request.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const done = () =>
-        settle({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.on('data', (chunk: Buffer) => {
-        if (size < BODY_CAP) chunks.push(chunk.subarray(0, BODY_CAP - size));
-        size += chunk.length;
-        if (size >= BODY_CAP) done();
-      });
-      answered = done;
-      res.on('end', done);
-      res.on('error', done);
-    });
-    timer = setTimeout(() => (answered ? answered() : settle({ failure: 'timeout', code: 'ETIMEDOUT' })), timeoutMs);
-    req.on('error', (error: NodeJS.ErrnoException) => settle({ failure: 'connection_error', code: error.code ?? 'ERROR' }));
+    const req = transport.request(
+      request.url,
+      { method: request.method, headers: request.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const done = () =>
+          settle({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        res.on('data', (chunk: Buffer) => {
+          if (size < BODY_CAP) chunks.push(chunk.subarray(0, BODY_CAP - size));
+          size += chunk.length;
+          if (size >= BODY_CAP) done();
+        });
+        answered = done;
+        res.on('end', done);
+        res.on('error', done);
+      },
+    );
+    timer = setTimeout(
+      () => (answered ? answered() : settle({ failure: 'timeout', code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      settle({ failure: 'connection_error', code: error.code ?? 'ERROR' }),
+    );
     req.end(request.body);
   });
 }

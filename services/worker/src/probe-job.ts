@@ -37,7 +37,7 @@ export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<P
   const pool = ctx.config.pools[poolName];
   const key = configuredKey(ctx.config, poolName, keyId);
   if (!pool || !key) {
-    ctx.logger.warn({ pool: poolName, keyId }, 'probe skipped: the key is not in this worker\'s config');
+    ctx.logger.warn({ pool: poolName, keyId }, "probe skipped: the key is not in this worker's config");
     return { done: true, why: 'not_configured' };
   }
 
@@ -45,7 +45,14 @@ export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<P
   const started = performance.now();
   const outcome = await probeOnce(pool, key.secret, kind, ctx.config.worker.probe.timeoutMs);
   ctx.metrics.probe(poolName, keyId, kind, outcome.kind, (performance.now() - started) / 1000);
-  const log = { pool: poolName, keyId, probe: kind, result: outcome.kind, status: outcome.status, was: status.reason };
+  const log = {
+    pool: poolName,
+    keyId,
+    probe: kind,
+    result: outcome.kind,
+    status: outcome.status,
+    was: status.reason,
+  };
 
   try {
     if (outcome.kind === 'success') {
@@ -57,7 +64,8 @@ export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<P
     if (outcome.kind === 'invalid_key') {
       await ctx.store.setState(poolName, keyId, 'invalidate', 'invalid_key');
       reason = 'invalid_key';
-      if (status.reason !== 'invalid_key') ctx.logger.warn(log, 'probe: key refused by the provider, disabled');
+      if (status.reason !== 'invalid_key')
+        ctx.logger.warn(log, 'probe: key refused by the provider, disabled');
     } else if (outcome.kind === 'quota_exhausted' && status.state === 'suspended') {
       await ctx.store.setState(poolName, keyId, 'suspend', 'quota');
       reason = 'quota';
@@ -76,12 +84,22 @@ export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<P
   }
 }
 
-async function probeOnce(pool: PoolConfig, secret: string, kind: ReturnType<typeof probeKindFor>, timeoutMs: number): Promise<Outcome> {
+async function probeOnce(
+  pool: PoolConfig,
+  secret: string,
+  kind: ReturnType<typeof probeKindFor>,
+  timeoutMs: number,
+): Promise<Outcome> {
   const provider = providers[pool.provider];
   const response = await sendProbe(buildProbeRequest(pool, secret, kind), timeoutMs);
   const nowMs = Date.now();
   if ('failure' in response) return provider.classify({ failure: response.failure, nowMs });
-  return provider.classify({ status: response.status, headers: response.headers, body: response.body, nowMs });
+  return provider.classify({
+    status: response.status,
+    headers: response.headers,
+    body: response.body,
+    nowMs,
+  });
 }
 
 /** keyId -> configured key per pool, built once per config object (pools can hold 100k keys). */

@@ -18,7 +18,10 @@ export function processor(ctx: WorkerContext) {
     if (verdict.done) return verdict.why;
     const { next } = verdict;
     await job.updateData(next);
-    await job.moveToDelayed(Date.now() + probeDelay(next.reason, next.attempt, ctx.config.worker.probe), token);
+    await job.moveToDelayed(
+      Date.now() + probeDelay(next.reason, next.attempt, ctx.config.worker.probe),
+      token,
+    );
     throw new DelayedError();
   };
 }

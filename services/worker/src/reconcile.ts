@@ -33,7 +33,10 @@ export async function reconcile(ctx: ReconcileContext): Promise<Record<string, n
     scheduled[pool.name] = n;
     if (n > 0) {
       ctx.metrics.reconcileScheduled.inc({ pool: pool.name }, n);
-      ctx.logger.warn({ pool: pool.name, scheduled: n }, 'reconciliation scheduled probes for parked keys that had none');
+      ctx.logger.warn(
+        { pool: pool.name, scheduled: n },
+        'reconciliation scheduled probes for parked keys that had none',
+      );
     }
   }
   ctx.metrics.reconcileLastRun.set(Date.now() / 1000);

@@ -1,7 +1,14 @@
 import { Queue } from 'bullmq';
 import type { RotorConfig } from '@rotor/core';
 import { firstProbeDelay, isProbed, type ProbeTiming } from './delays';
-import { PROBE_JOB, PROBE_JOB_OPTIONS, PROBE_QUEUE, probeJobId, queuePrefix, type ProbeJobData } from './queue';
+import {
+  PROBE_JOB,
+  PROBE_JOB_OPTIONS,
+  PROBE_QUEUE,
+  probeJobId,
+  queuePrefix,
+  type ProbeJobData,
+} from './queue';
 import { closeRedis, queueConnection, type RedisConnection } from './redis';
 
 export type ScheduleResult = 'added' | 'pending' | 'restarted' | 'ignored';
@@ -28,7 +35,10 @@ export class ProbeScheduler {
   static async open(config: RotorConfig): Promise<ProbeScheduler> {
     const connection = queueConnection(config, true);
     connection.on('error', () => {}); // the proxy's own client reports Redis trouble
-    const queue = new Queue<ProbeJobData>(PROBE_QUEUE, { connection, prefix: queuePrefix(config.redis.prefix) });
+    const queue = new Queue<ProbeJobData>(PROBE_QUEUE, {
+      connection,
+      prefix: queuePrefix(config.redis.prefix),
+    });
     queue.on('error', () => {});
     return new ProbeScheduler(queue, config, connection);
   }
@@ -69,12 +79,22 @@ export class ProbeScheduler {
    * Reconciliation: a parked key with no probe at all gets one, due `firstDelay` after it was parked
    * (at once if that is past). Never touches a pending probe, so backoff rounds keep their delays.
    */
-  async ensure(pool: string, keyId: string, reason: string, parkedAt: number | undefined, now: number): Promise<boolean> {
+  async ensure(
+    pool: string,
+    keyId: string,
+    reason: string,
+    parkedAt: number | undefined,
+    now: number,
+  ): Promise<boolean> {
     const id = probeJobId(pool, keyId);
     if ((await this.queue.getJobState(id)) !== 'unknown') return false;
     const first = firstProbeDelay(reason, this.timing);
     const delay = parkedAt === undefined ? first : Math.max(0, parkedAt + first - now);
-    await this.queue.add(PROBE_JOB, { pool, keyId, reason, attempt: 0 }, { ...PROBE_JOB_OPTIONS, jobId: id, delay });
+    await this.queue.add(
+      PROBE_JOB,
+      { pool, keyId, reason, attempt: 0 },
+      { ...PROBE_JOB_OPTIONS, jobId: id, delay },
+    );
     return true;
   }
 

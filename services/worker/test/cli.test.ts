@@ -41,15 +41,30 @@ describe('the rotor command', () => {
     const queue = new Queue(PROBE_QUEUE, { connection: redis, prefix: queuePrefix(s.config.redis.prefix) });
     try {
       const port = Number(await waitForOutput(proxy, LISTENING));
-      const metricsPort = Number(await waitForOutput(worker, /rotor worker: metrics on http:\/\/[^:]+:(\d+)/));
-      await waitFor('the startup sweep', async () => metricValue(await scrape(metricsPort), 'rotor_reconcile_last_run_timestamp_seconds') > 0, 5000, 200);
+      const metricsPort = Number(
+        await waitForOutput(worker, /rotor worker: metrics on http:\/\/[^:]+:(\d+)/),
+      );
+      await waitFor(
+        'the startup sweep',
+        async () => metricValue(await scrape(metricsPort), 'rotor_reconcile_last_run_timestamp_seconds') > 0,
+        5000,
+        200,
+      );
 
       for (let i = 0; i < 2; i++) expect((await chat(port)).status).toBe(200);
       // Enqueued by the proxy as it parked the key (not by the worker's sweep: next one in 10 minutes).
-      await waitFor('the probe the proxy scheduled', async () => (await queue.getJobState(probeJobId('openai', id))) === 'delayed', 2000);
+      await waitFor(
+        'the probe the proxy scheduled',
+        async () => (await queue.getJobState(probeJobId('openai', id))) === 'delayed',
+        2000,
+      );
       expect(await keyState(s.store, id)).toMatchObject({ state: 'suspended', reason: 'quota' });
       s.sim.setMode(broke, 'ok');
-      await waitFor('the worker to reinstate it', async () => (await keyState(s.store, id)).state === 'active', 5000);
+      await waitFor(
+        'the worker to reinstate it',
+        async () => (await keyState(s.store, id)).state === 'active',
+        5000,
+      );
 
       await Promise.all([proxy.kill('SIGTERM'), worker.kill('SIGTERM')]);
       expect(await proxy.exited).toBe(0);
@@ -73,7 +88,11 @@ describe('the rotor command', () => {
     for (let i = 0; i < 2; i++) expect((await chat(port)).status).toBe(200);
     await waitFor('key suspended', async () => (await keyState(s.store, id)).state === 'suspended');
     s.sim.setMode(broke, 'ok');
-    await waitFor('key reinstated by the in-process worker', async () => (await keyState(s.store, id)).state === 'active', 3000);
+    await waitFor(
+      'key reinstated by the in-process worker',
+      async () => (await keyState(s.store, id)).state === 'active',
+      3000,
+    );
     await rotor.kill('SIGTERM');
     expect(await rotor.exited).toBe(0);
   });

@@ -15,7 +15,13 @@ const REPO_ROOT = path.resolve(__dirname, '../../..');
 /** Fast timings: every delay in the hundreds of ms, a dead worker's probe found within ~2 s. */
 export const FAST_WORKER = {
   metricsPort: 0,
-  probe: { suspendedAfterMs: 300, quotaAfterMs: 300, invalidAfterMs: 300, maxBackoffMs: 600, timeoutMs: 2000 },
+  probe: {
+    suspendedAfterMs: 300,
+    quotaAfterMs: 300,
+    invalidAfterMs: 300,
+    maxBackoffMs: 600,
+    timeoutMs: 2000,
+  },
   reconcileEveryMs: 60_000,
   concurrency: 10,
   lockDurationMs: 1000,
@@ -34,7 +40,13 @@ export interface Setup {
 
 /** A simulated provider with `keys` keys, a private Redis prefix, and a config with one `openai` pool. */
 export async function setup(
-  options: { keys?: number; sim?: Record<string, KeyOptions>; worker?: Record<string, unknown>; pool?: Record<string, unknown>; windowMs?: number } = {},
+  options: {
+    keys?: number;
+    sim?: Record<string, KeyOptions>;
+    worker?: Record<string, unknown>;
+    pool?: Record<string, unknown>;
+    windowMs?: number;
+  } = {},
 ): Promise<Setup> {
   const secrets = Array.from({ length: options.keys ?? 3 }, (_, i) => `sk-w-${uniquePrefix('key')}-${i}`);
   const sim = await startSimProvider({
@@ -47,14 +59,29 @@ export async function setup(
     redis: { url: testRedisUrl(), prefix: uniquePrefix('wk') },
     clientTokens: [CLIENT_TOKEN],
     log: { level: 'silent' },
-    pools: { openai: { provider: 'openai', baseUrl: `${sim.url}/v1`, keys: secrets, probeModel: 'probe-model', ...options.pool } },
+    pools: {
+      openai: {
+        provider: 'openai',
+        baseUrl: `${sim.url}/v1`,
+        keys: secrets,
+        probeModel: 'probe-model',
+        ...options.pool,
+      },
+    },
     routes: { '/v1': 'openai' },
-    worker: { ...FAST_WORKER, ...options.worker, probe: { ...FAST_WORKER.probe, ...(options.worker?.probe as object) } },
+    worker: {
+      ...FAST_WORKER,
+      ...options.worker,
+      probe: { ...FAST_WORKER.probe, ...(options.worker?.probe as object) },
+    },
   };
   const config = parseConfig(raw, {});
   const redis = createRedisClient({ url: testRedisUrl() });
   const store = new RedisKeyStore(redis, { prefix: config.redis.prefix });
-  await store.sync('openai', config.pools.openai!.keys.map((k) => ({ id: k.id })));
+  await store.sync(
+    'openai',
+    config.pools.openai!.keys.map((k) => ({ id: k.id })),
+  );
   return {
     sim,
     secrets,
@@ -79,7 +106,13 @@ const OUTCOMES: Record<string, Outcome> = {
 };
 
 /** Puts one key in a state the way a proxy would: acquire exactly that key, report an outcome. */
-export async function reportOn(store: RedisKeyStore, config: RotorConfig, keyId: string, outcome: keyof typeof OUTCOMES, pool = 'openai') {
+export async function reportOn(
+  store: RedisKeyStore,
+  config: RotorConfig,
+  keyId: string,
+  outcome: keyof typeof OUTCOMES,
+  pool = 'openai',
+) {
   const others = config.pools[pool]!.keys.map((k) => k.id).filter((id) => id !== keyId);
   const acquired = await store.acquire(pool, { exclude: others });
   if (!acquired.ok || acquired.lease.keyId !== keyId) throw new Error(`could not acquire ${keyId}`);
@@ -91,7 +124,12 @@ export async function keyState(store: RedisKeyStore, keyId: string, pool = 'open
   return snap.keys.find((k) => k.id === keyId)!;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -113,7 +151,9 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const have = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(match[3]);
   }
   return sum;
@@ -143,7 +183,9 @@ export function spawnRotor(
   const file = path.join(dir, 'rotor.yaml');
   fs.writeFileSync(file, JSON.stringify(raw));
   const script =
-    entry === 'worker' ? ['services/worker/src/main.ts'] : ['services/cli/src/main.ts', entry.slice('cli-'.length)];
+    entry === 'worker'
+      ? ['services/worker/src/main.ts']
+      : ['services/cli/src/main.ts', entry.slice('cli-'.length)];
   const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, ROTOR_CONFIG: file, METRICS_PORT: '0', ...env },
@@ -172,13 +214,18 @@ export function spawnRotor(
 }
 
 /** Waits for `pattern` in the process output; its first group, if any. */
-export function waitForOutput(proc: Pick<WorkerProcess, 'child' | 'output'>, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+export function waitForOutput(
+  proc: Pick<WorkerProcess, 'child' | 'output'>,
+  pattern: RegExp,
+  timeoutMs = 20_000,
+): Promise<string> {
   return waitFor(
     `${pattern} in the output`,
     () => {
       const m = pattern.exec(proc.output());
       if (m) return m[1] ?? m[0];
-      if (proc.child.exitCode !== null) throw new Error(`process exited ${proc.child.exitCode}: ${proc.output()}`);
+      if (proc.child.exitCode !== null)
+        throw new Error(`process exited ${proc.child.exitCode}: ${proc.output()}`);
       return undefined;
     },
     timeoutMs,
@@ -186,7 +233,10 @@ export function waitForOutput(proc: Pick<WorkerProcess, 'child' | 'output'>, pat
   );
 }
 
-export async function spawnWorker(raw: Record<string, unknown>, entry: 'worker' | 'cli' = 'worker'): Promise<WorkerProcess> {
+export async function spawnWorker(
+  raw: Record<string, unknown>,
+  entry: 'worker' | 'cli' = 'worker',
+): Promise<WorkerProcess> {
   const proc = spawnRotor(raw, entry === 'cli' ? 'cli-worker' : 'worker');
   const port = Number(await waitForOutput(proc, /rotor worker: metrics on http:\/\/[^:]+:(\d+)\/metrics/));
   return { ...proc, metricsPort: port };

@@ -22,10 +22,23 @@ describe('GET /metrics', () => {
 
   it('passes promtool and its gauges match the store snapshot for a pool with keys in every state', async () => {
     // Long probe delays: nothing changes state while we compare.
-    const long = { suspendedAfterMs: 600_000, quotaAfterMs: 600_000, invalidAfterMs: 600_000, maxBackoffMs: 600_000 };
+    const long = {
+      suspendedAfterMs: 600_000,
+      quotaAfterMs: 600_000,
+      invalidAfterMs: 600_000,
+      maxBackoffMs: 600_000,
+    };
     s = await setup({ keys: 7, worker: { probe: long } });
     const ids = s.secrets.map((secret) => idOf(s.config, secret));
-    const [, , cooling, quota, breaker, invalid, byHand] = ids as [string, string, string, string, string, string, string];
+    const [, , cooling, quota, breaker, invalid, byHand] = ids as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     await reportOn(s.store, s.config, cooling, 'rate');
     await reportOn(s.store, s.config, quota, 'quota');
     for (let i = 0; i < 5; i++) await reportOn(s.store, s.config, breaker, 'server'); // circuit breaker
@@ -46,7 +59,8 @@ describe('GET /metrics', () => {
     const snap = await s.store.snapshot('openai');
 
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    if (check.error) throw new Error(`promtool not runnable (apt-get install prometheus): ${check.error.message}`);
+    if (check.error)
+      throw new Error(`promtool not runnable (apt-get install prometheus): ${check.error.message}`);
     expect(check.stdout + check.stderr).toBe('');
     expect(check.status).toBe(0);
 
@@ -68,17 +82,26 @@ describe('GET /metrics', () => {
       out.set(labels, (out.get(labels) ?? 0) + 1);
     }
     expect(series(text, 'rotor_pool_keys_out')).toEqual(out);
-    expect([...out.keys()].map((l) => /reason="(\w+)"/.exec(l)![1]).sort()).toEqual(
-      ['circuit_open', 'invalid_key', 'operator', 'quota', 'rate_limited'],
-    );
+    expect([...out.keys()].map((l) => /reason="(\w+)"/.exec(l)![1]).sort()).toEqual([
+      'circuit_open',
+      'invalid_key',
+      'operator',
+      'quota',
+      'rate_limited',
+    ]);
 
     const cooldowns = series(text, 'rotor_key_cooldown_seconds');
     const coolingKey = snap.keys.find((k) => k.id === cooling)!;
     expect([...cooldowns.keys()]).toEqual([`key_id="${cooling}",pool="openai"`]);
-    expect(cooldowns.get(`key_id="${cooling}",pool="openai"`)).toBeCloseTo((coolingKey.until! - snap.now) / 1000, 0);
+    expect(cooldowns.get(`key_id="${cooling}",pool="openai"`)).toBeCloseTo(
+      (coolingKey.until! - snap.now) / 1000,
+      0,
+    );
 
     const parked = series(text, 'rotor_key_out_of_rotation_seconds');
-    expect([...parked.keys()].map((l) => /key_id="(\w+)"/.exec(l)![1]).sort()).toEqual([quota, breaker, invalid, byHand].sort());
+    expect([...parked.keys()].map((l) => /key_id="(\w+)"/.exec(l)![1]).sort()).toEqual(
+      [quota, breaker, invalid, byHand].sort(),
+    );
     for (const value of parked.values()) expect(value).toBeLessThan(10);
 
     expect(metricValue(text, 'rotor_queue_jobs', { queue: 'probes', state: 'failed' })).toBe(0);

@@ -31,16 +31,22 @@ async function recorder(reply: (req: http.IncomingMessage, res: http.ServerRespo
 }
 
 const poolFor = (provider: string, baseUrl: string, extra: Record<string, unknown> = {}) =>
-  parseConfig({ pools: { p: { provider, baseUrl, keys: 'sk-probe-secret', ...extra } }, routes: { '/': 'p' } }, {}).pools.p!;
+  parseConfig(
+    { pools: { p: { provider, baseUrl, keys: 'sk-probe-secret', ...extra } }, routes: { '/': 'p' } },
+    {},
+  ).pools.p!;
 
 describe('what a probe sends', () => {
   it('matches the reason: only an invalid key gets the free listing', () => {
     expect(probeKindFor('invalid_key')).toBe('models');
-    for (const reason of ['quota', 'circuit_open', 'backoff_ceiling']) expect(probeKindFor(reason)).toBe('request');
+    for (const reason of ['quota', 'circuit_open', 'backoff_ceiling'])
+      expect(probeKindFor(reason)).toBe('request');
   });
 
-  it('quota / suspended: the 1-token request on the pool\'s probeModel, key in the provider\'s header', async () => {
-    const server = await recorder((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  it("quota / suspended: the 1-token request on the pool's probeModel, key in the provider's header", async () => {
+    const server = await recorder((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+    );
     try {
       const pool = poolFor('openai', `${server.url}/v1`, { probeModel: 'cheap-model' });
       const response = await sendProbe(buildProbeRequest(pool, pool.keys[0]!.secret, 'request'), 2000);
@@ -49,7 +55,11 @@ describe('what a probe sends', () => {
       const [seen] = server.seen;
       expect(seen).toMatchObject({ method: 'POST', url: '/v1/chat/completions' });
       expect(seen!.headers.authorization).toBe('Bearer sk-probe-secret');
-      expect(JSON.parse(seen!.body)).toEqual({ model: 'cheap-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
+      expect(JSON.parse(seen!.body)).toEqual({
+        model: 'cheap-model',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 1,
+      });
     } finally {
       await server.close();
     }
@@ -62,10 +72,17 @@ describe('what a probe sends', () => {
       const a = await sendProbe(buildProbeRequest(anthropic, 'sk-probe-secret', 'models'), 2000);
       expect(a).toMatchObject({ status: 200 });
       const openai = poolFor('openai', `${sim.url}/v1`);
-      expect(await sendProbe(buildProbeRequest(openai, 'sk-probe-secret', 'models'), 2000)).toMatchObject({ status: 200 });
-      expect(await sendProbe(buildProbeRequest(openai, 'sk-revoked', 'models'), 2000)).toMatchObject({ status: 401 });
+      expect(await sendProbe(buildProbeRequest(openai, 'sk-probe-secret', 'models'), 2000)).toMatchObject({
+        status: 200,
+      });
+      expect(await sendProbe(buildProbeRequest(openai, 'sk-revoked', 'models'), 2000)).toMatchObject({
+        status: 401,
+      });
       expect(sim.stats('sk-probe-secret')).toMatchObject({ probes: 2, ok: 0 });
-      expect(sim.requestLog[0]!.headers).toMatchObject({ 'x-api-key': 'sk-probe-secret', 'anthropic-version': '2023-06-01' });
+      expect(sim.requestLog[0]!.headers).toMatchObject({
+        'x-api-key': 'sk-probe-secret',
+        'anthropic-version': '2023-06-01',
+      });
       expect(sim.requestLog[0]!.path).toBe('/v1/models');
     } finally {
       await sim.close();
@@ -74,10 +91,14 @@ describe('what a probe sends', () => {
 
   it('never follows a redirect: the key goes to the configured host only', async () => {
     const elsewhere = await recorder((_req, res) => res.writeHead(200).end('{}'));
-    const upstream = await recorder((_req, res) => res.writeHead(302, { location: `${elsewhere.url}/v1/models` }).end());
+    const upstream = await recorder((_req, res) =>
+      res.writeHead(302, { location: `${elsewhere.url}/v1/models` }).end(),
+    );
     try {
       const pool = poolFor('openai', `${upstream.url}/v1`);
-      expect(await sendProbe(buildProbeRequest(pool, 'sk-probe-secret', 'models'), 2000)).toMatchObject({ status: 302 });
+      expect(await sendProbe(buildProbeRequest(pool, 'sk-probe-secret', 'models'), 2000)).toMatchObject({
+        status: 302,
+      });
       expect(elsewhere.seen).toHaveLength(0);
     } finally {
       await Promise.all([elsewhere.close(), upstream.close()]);
@@ -89,7 +110,10 @@ describe('what a probe sends', () => {
     try {
       const started = Date.now();
       const pool = poolFor('openai', `${hung.url}/v1`);
-      expect(await sendProbe(buildProbeRequest(pool, 'sk-probe-secret', 'request'), 300)).toEqual({ failure: 'timeout', code: 'ETIMEDOUT' });
+      expect(await sendProbe(buildProbeRequest(pool, 'sk-probe-secret', 'request'), 300)).toEqual({
+        failure: 'timeout',
+        code: 'ETIMEDOUT',
+      });
       expect(Date.now() - started).toBeLessThan(1500);
     } finally {
       await hung.close();

@@ -1,9 +1,21 @@
 import { startProxy, type ProxyHandle } from '@rotor/proxy';
 import { startWorker, type WorkerHandle } from '../src/app';
-import { CLIENT_TOKEN, idOf, keyState, metricValue, scrape, setup, silent, waitFor, type Setup } from './helpers';
+import {
+  CLIENT_TOKEN,
+  idOf,
+  keyState,
+  metricValue,
+  scrape,
+  setup,
+  silent,
+  waitFor,
+  type Setup,
+} from './helpers';
 
 /** A proxy replica and a worker in this process, wired as `rotor start` wires them. */
-async function startBoth(s: Setup): Promise<{ proxy: ProxyHandle; worker: WorkerHandle; close(): Promise<void> }> {
+async function startBoth(
+  s: Setup,
+): Promise<{ proxy: ProxyHandle; worker: WorkerHandle; close(): Promise<void> }> {
   const worker = await startWorker(s.config, { logger: silent, metricsPort: 0 });
   const proxy = await startProxy(s.config, {
     port: 0,
@@ -69,9 +81,19 @@ describe('the worker brings keys back, or keeps them out', () => {
     expect(s.sim.stats(fine).quota).toBe(0);
 
     const text = await scrape(both.worker.metricsPort);
-    expect(metricValue(text, 'rotor_probes_total', { pool: 'openai', probe: 'request', result: 'quota_exhausted' })).toBeGreaterThanOrEqual(1);
-    expect(metricValue(text, 'rotor_probes_total', { pool: 'openai', probe: 'request', result: 'success' })).toBe(1);
-    expect(metricValue(text, 'rotor_probe_last_success_timestamp_seconds', { key_id: id })).toBeGreaterThan(changed / 1000 - 1);
+    expect(
+      metricValue(text, 'rotor_probes_total', {
+        pool: 'openai',
+        probe: 'request',
+        result: 'quota_exhausted',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(text, 'rotor_probes_total', { pool: 'openai', probe: 'request', result: 'success' }),
+    ).toBe(1);
+    expect(metricValue(text, 'rotor_probe_last_success_timestamp_seconds', { key_id: id })).toBeGreaterThan(
+      changed / 1000 - 1,
+    );
     expect(await both.worker.scheduler.queue.count()).toBe(1); // only the reconciliation job: the probe is gone
   });
 
@@ -94,7 +116,9 @@ describe('the worker brings keys back, or keeps them out', () => {
     expect(probes[2]!.at - probes[1]!.at).toBeGreaterThanOrEqual(550);
     expect(await keyState(s.store, id)).toMatchObject({ state: 'disabled', reason: 'invalid_key' });
     const text = await scrape(both.worker.metricsPort);
-    expect(metricValue(text, 'rotor_probes_total', { probe: 'models', result: 'invalid_key' })).toBeGreaterThanOrEqual(3);
+    expect(
+      metricValue(text, 'rotor_probes_total', { probe: 'models', result: 'invalid_key' }),
+    ).toBeGreaterThanOrEqual(3);
     expect(metricValue(text, 'rotor_pool_keys', { pool: 'openai', state: 'disabled' })).toBe(1);
 
     // An operator takes it over: never probed again.

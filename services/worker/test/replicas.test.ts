@@ -53,10 +53,16 @@ describe('worker replicas (separate processes)', () => {
 
     const calls = () => s.secrets.map((secret) => s.sim.stats(secret).calls);
     await waitFor('two rounds on every key', () => calls().every((n) => n >= 2), 8000, 10);
-    for (const id of ids) expect(await keyState(s.store, id)).toMatchObject({ state: 'suspended', reason: 'quota' });
+    for (const id of ids)
+      expect(await keyState(s.store, id)).toMatchObject({ state: 'suspended', reason: 'quota' });
     // The provider takes the keys again: the next round reinstates each key, then probes stop.
     for (const secret of s.secrets) s.sim.setMode(secret, 'ok');
-    await waitFor('every key back', async () => (await s.store.snapshot('openai')).keys.every((k) => k.state === 'active'), 8000, 50);
+    await waitFor(
+      'every key back',
+      async () => (await s.store.snapshot('openai')).keys.every((k) => k.state === 'active'),
+      8000,
+      50,
+    );
 
     // None twice: a key's probes are a whole round apart (a duplicate job would show up as a short gap).
     const rounds: number[] = [];
@@ -75,7 +81,10 @@ describe('worker replicas (separate processes)', () => {
     expect(byA).toBeGreaterThan(0);
     expect(byB).toBeGreaterThan(0);
     expect(byA + byB).toBe(s.sim.totals().calls);
-    expect(metricValue(ta, 'rotor_probes_total', { result: 'success' }) + metricValue(tb, 'rotor_probes_total', { result: 'success' })).toBe(50);
+    expect(
+      metricValue(ta, 'rotor_probes_total', { result: 'success' }) +
+        metricValue(tb, 'rotor_probes_total', { result: 'success' }),
+    ).toBe(50);
   });
 
   it('a worker SIGKILLed mid-probe: the other replica, or a restarted one, completes the probe within one stall check', async () => {
@@ -96,7 +105,11 @@ describe('worker replicas (separate processes)', () => {
     await w1.kill('SIGKILL');
     const killed1 = Date.now();
     s.sim.setMode(k1, 'ok');
-    await waitFor('K1 back in rotation', async () => (await keyState(s.store, id1)).state === 'active', bound + 2000);
+    await waitFor(
+      'K1 back in rotation',
+      async () => (await keyState(s.store, id1)).state === 'active',
+      bound + 2000,
+    );
     expect(Date.now() - killed1).toBeLessThan(bound);
     expect(s.sim.stats(k1)).toMatchObject({ calls: 2, ok: 1 });
     expect(metricValue(await scrape(w2.metricsPort), 'rotor_queue_jobs_stalled_total')).toBe(1);
@@ -109,7 +122,11 @@ describe('worker replicas (separate processes)', () => {
     s.sim.setMode(k2, 'ok');
     await worker(s);
     const restarted = Date.now();
-    await waitFor('K2 back in rotation', async () => (await keyState(s.store, id2)).state === 'active', bound + 2000);
+    await waitFor(
+      'K2 back in rotation',
+      async () => (await keyState(s.store, id2)).state === 'active',
+      bound + 2000,
+    );
     expect(Date.now() - restarted).toBeLessThan(bound);
     expect(s.sim.stats(k2)).toMatchObject({ calls: 2, ok: 1 });
   });

@@ -8,7 +8,13 @@ import { reconcile } from '../src/reconcile';
 import { ProbeScheduler } from '../src/scheduler';
 import { idOf, reportOn, setup, silent, type Setup } from './helpers';
 
-const timing = { suspendedAfterMs: 30_000, quotaAfterMs: 3_600_000, invalidAfterMs: 86_400_000, maxBackoffMs: 3_600_000, timeoutMs: 10_000 };
+const timing = {
+  suspendedAfterMs: 30_000,
+  quotaAfterMs: 3_600_000,
+  invalidAfterMs: 86_400_000,
+  maxBackoffMs: 3_600_000,
+  timeoutMs: 10_000,
+};
 
 describe('probe delays', () => {
   it('start from the reason the key left rotation', () => {
@@ -43,7 +49,10 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
 
   beforeEach(async () => {
     s = await setup({ keys: 4, worker: { probe: timing } });
-    queue = new Queue<ProbeJobData>(PROBE_QUEUE, { connection: redis, prefix: queuePrefix(s.config.redis.prefix) });
+    queue = new Queue<ProbeJobData>(PROBE_QUEUE, {
+      connection: redis,
+      prefix: queuePrefix(s.config.redis.prefix),
+    });
     scheduler = new ProbeScheduler(queue, s.config);
   });
   afterEach(async () => {
@@ -59,16 +68,24 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
     try {
       expect(await scheduler.schedule('openai', a!, 'suspended', 'quota')).toBe('added');
       expect(await other.schedule('openai', a!, 'suspended', 'quota')).toBe('pending');
-      await Promise.all(Array.from({ length: 10 }, () => other.schedule('openai', b!, 'disabled', 'invalid_key')));
+      await Promise.all(
+        Array.from({ length: 10 }, () => other.schedule('openai', b!, 'disabled', 'invalid_key')),
+      );
     } finally {
       await other.close();
     }
-    expect(await queue.getJobCounts('delayed', 'waiting', 'active')).toMatchObject({ delayed: 2, waiting: 0, active: 0 });
+    expect(await queue.getJobCounts('delayed', 'waiting', 'active')).toMatchObject({
+      delayed: 2,
+      waiting: 0,
+      active: 0,
+    });
     const job = (await queue.getJob(probeJobId('openai', a!)))!;
     expect(job.data).toEqual({ pool: 'openai', keyId: a, reason: 'quota', attempt: 0 });
     expect(job.delay).toBe(3_600_000);
     expect((await queue.getJob(probeJobId('openai', b!)))!.delay).toBe(86_400_000);
-    const stored = JSON.stringify(await redis.hgetall(`${queuePrefix(s.config.redis.prefix)}:${PROBE_QUEUE}:${job.id}`));
+    const stored = JSON.stringify(
+      await redis.hgetall(`${queuePrefix(s.config.redis.prefix)}:${PROBE_QUEUE}:${job.id}`),
+    );
     for (const secret of s.secrets) expect(stored).not.toContain(secret);
   });
 
@@ -104,7 +121,9 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
     const ctx = { config: s.config, store: s.store, scheduler, metrics, logger: silent };
 
     expect(await reconcile(ctx)).toEqual({ openai: 2 });
-    expect((await queue.getJobs(['delayed'])).map((j) => j.data.keyId).sort()).toEqual([quota, invalid, already].sort());
+    expect((await queue.getJobs(['delayed'])).map((j) => j.data.keyId).sort()).toEqual(
+      [quota, invalid, already].sort(),
+    );
     const invalidJob = (await queue.getJob(probeJobId('openai', invalid!)))!;
     expect(invalidJob.delay).toBeGreaterThan(86_400_000 - 5_000);
     expect(invalidJob.delay).toBeLessThanOrEqual(86_400_000);

@@ -39,15 +39,21 @@ describe('no worker running', () => {
 
     const brokeId = idOf(s.config, broke);
     const limitedId = idOf(s.config, limited);
-    await waitFor('quota key suspended with a probe waiting for a worker', async () =>
-      (await keyState(s.store, brokeId)).state === 'suspended' &&
-      (await scheduler.queue.getJobState(probeJobId('openai', brokeId))) === 'delayed',
+    await waitFor(
+      'quota key suspended with a probe waiting for a worker',
+      async () =>
+        (await keyState(s.store, brokeId)).state === 'suspended' &&
+        (await scheduler.queue.getJobState(probeJobId('openai', brokeId))) === 'delayed',
     );
     const cooling = await keyState(s.store, limitedId);
     expect(cooling.state).toBe('cooling');
 
     // The cooldown ends on its own: the next acquire puts the key back, no worker involved.
-    await waitFor('the cooldown to pass', () => Date.now() >= cooling.until! + 20 && s.sim.windowEndsAt(limited) <= Date.now(), 5000);
+    await waitFor(
+      'the cooldown to pass',
+      () => Date.now() >= cooling.until! + 20 && s.sim.windowEndsAt(limited) <= Date.now(),
+      5000,
+    );
     expect((await chat()).status).toBe(200);
     // (rpm 1: the answer's remaining-requests 0 cools it again at once, before it earns a 429)
     expect((await keyState(s.store, brokeId)).state).toBe('suspended');

@@ -13,7 +13,9 @@ export async function workerCommand(): Promise<void> {
   const handle = await startWorker(config);
   console.log(`rotor worker: metrics on http://${config.host}:${handle.metricsPort}/metrics`);
   for (const pool of Object.values(config.pools)) {
-    console.log(`  pool ${pool.name}: ${pool.provider}, ${pool.keys.length} key(s), probe model ${pool.probeModel}`);
+    console.log(
+      `  pool ${pool.name}: ${pool.provider}, ${pool.keys.length} key(s), probe model ${pool.probeModel}`,
+    );
   }
   process.on('SIGHUP', () => {
     try {
