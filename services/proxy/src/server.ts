@@ -115,7 +115,7 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
       await drain(server, options.drainTimeoutMs ?? 10_000);
       metricsServer?.close();
       for (const upstream of ctx.upstreams.values()) upstream.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedis(redis);
     },
   };
 }
@@ -133,10 +133,12 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
 /** Stop accepting, let in-flight requests finish within a bound, then cut what is left. */
 async function drain(server: http.Server, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  // Keep-alive connections go as soon as their request is done (a load balancer reconnects elsewhere).
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
   await closed;
-  clearTimeout(timer);
+  clearInterval(idle);
+  clearTimeout(cut);
 }
 
 async function startMetricsServer(metrics: ProxyMetrics, config: RotorConfig): Promise<http.Server> {
@@ -150,4 +152,15 @@ async function startMetricsServer(metrics: ProxyMetrics, config: RotorConfig): P
   });
   await listen(server, config.metricsPort!, config.host);
   return server;
+}
+
+/** QUIT when Redis answers (pending replies arrive first), else drop the connection: never hang here. */
+export async function closeRedis(redis: Redis | Cluster, timeoutMs = 2000): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => redis.disconnect(), timeoutMs);
+  await redis.quit().catch(() => redis.disconnect());
+  clearTimeout(timer);
 }

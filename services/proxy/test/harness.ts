@@ -22,6 +22,7 @@ export interface RigOptions {
   /** Extra config laid over the defaults (plain YAML-shaped object). */
   config?: Record<string, unknown>;
   pool?: Record<string, unknown>;
+  redisUrl?: string;
 }
 
 /** A simulated provider, a private Redis prefix and one proxy replica in this process. */
@@ -35,7 +36,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const config = parseConfig(
     {
       port: 0,
-      redis: { url: testRedisUrl(), prefix: uniquePrefix('px') },
+      redis: { url: options.redisUrl ?? testRedisUrl(), prefix: uniquePrefix('px') },
       clientTokens: [CLIENT_TOKEN],
       log: { level: 'silent' },
       pools: {
