@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { providers, routeFor } from '@rotor/core';
+import { ADMIN_PREFIX, adminRouter } from './admin';
 import { ClientAuth } from './client-auth';
 import { sendRotorError } from './error-response';
 import { relay, type RelayContext } from './relay';
@@ -46,6 +47,9 @@ export function buildApp(options: AppOptions): express.Express {
       res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
     });
   }
+
+  // Before the pool routes, so no route prefix can shadow it; its own token (see admin.ts).
+  app.use(ADMIN_PREFIX, adminRouter(ctx));
 
   // Unknown route, then client token, then body size: all answered before any upstream call.
   app.use((req: Request, res: Response, next: NextFunction) => {

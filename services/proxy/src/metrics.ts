@@ -1,63 +1,117 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutcomeKind } from '@rotor/core';
+import type { KeyStore } from '@rotor/redis-store';
+
+/** Store operations timed by `instrumentStore` (the `op` label of the Redis metrics). */
+export const STORE_OPS = ['acquire', 'report', 'sync', 'snapshot', 'setState'] as const;
+export type StoreOp = (typeof STORE_OPS)[number];
 
 /**
  * The proxy's Prometheus metrics (`rotor_` prefix). Labels are bounded: pool and route come from
- * config, key_id is a fingerprint (never a secret), status is a class (2xx, 4xx, ...).
+ * config, key_id is a fingerprint (never a secret), status is a class (2xx, 4xx, ...), outcome and op
+ * are small fixed sets. Per-pool series start at 0 (see `initPools`), so rates and alerts have data
+ * before the first event.
  */
 export class ProxyMetrics {
   readonly registry = new Registry();
+  private readonly r = [this.registry];
   private readonly requests = new Counter({
     name: 'rotor_requests_total',
     help: 'Client requests answered, by pool, route prefix and final status class',
     labelNames: ['pool', 'route', 'status'],
-    registers: [this.registry],
+    registers: this.r,
   });
   private readonly attempts = new Counter({
     name: 'rotor_upstream_attempts_total',
     help: 'Upstream attempts by pool, key id and outcome class',
     labelNames: ['pool', 'key_id', 'outcome'],
-    registers: [this.registry],
+    registers: this.r,
   });
   private readonly retries = new Counter({
     name: 'rotor_retries_total',
     help: 'Attempts made on another key after a failed one',
     labelNames: ['pool'],
-    registers: [this.registry],
+    registers: this.r,
   });
   private readonly exhaustion = new Counter({
     name: 'rotor_exhausted_total',
     help: 'Requests answered by Rotor because no key of the pool was available',
     labelNames: ['pool'],
-    registers: [this.registry],
+    registers: this.r,
   });
   private readonly rateLimits = new Counter({
     name: 'rotor_upstream_429_total',
     help: 'Upstream 429 answers, split into rate (clears by itself) and quota (account out of credit)',
     labelNames: ['pool', 'kind'],
-    registers: [this.registry],
+    registers: this.r,
   });
   private readonly addedLatency = new Histogram({
     name: 'rotor_added_latency_seconds',
     help: 'Time a request spent in Rotor itself, upstream time excluded',
     labelNames: ['pool'],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
+    registers: this.r,
+  });
+  private readonly upstreamLatency = new Histogram({
+    name: 'rotor_upstream_latency_seconds',
+    help: 'Time from sending an upstream attempt to its response headers (or its failure)',
+    labelNames: ['pool'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: this.r,
+  });
+  private readonly inFlight = new Gauge({
+    name: 'rotor_requests_in_flight',
+    help: 'Client requests this replica is handling now (until the response is finished or cut)',
+    labelNames: ['pool'],
+    registers: this.r,
+  });
+  private readonly redisDuration = new Histogram({
+    name: 'rotor_redis_duration_seconds',
+    help: 'Duration of key store calls to Redis (one script or pipeline each), by operation',
+    labelNames: ['op'],
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: this.r,
   });
   private readonly redisErrors = new Counter({
     name: 'rotor_redis_errors_total',
     help: 'Redis calls that failed or timed out, by operation',
     labelNames: ['op'],
-    registers: [this.registry],
+    registers: this.r,
+  });
+  private readonly fallback = new Gauge({
+    name: 'rotor_fallback_mode',
+    help: '1 while this replica serves from its in-memory fallback rotation because Redis is unavailable',
+    registers: this.r,
   });
   readonly authFailures = new Counter({
     name: 'rotor_client_auth_failures_total',
     help: 'Client requests refused for a missing or wrong token',
-    registers: [this.registry],
+    registers: this.r,
   });
 
-  constructor() {
+  constructor(pools: readonly string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rotor_proxy_' });
+    // prom-client names three gauges `nodejs_active_*_total`, which `promtool check metrics` rejects
+    // (only counters end in _total): they are left out, as in the worker.
+    for (const metric of this.registry.getMetricsAsArray()) {
+      const { name, type } = metric as unknown as { name: string; type: string };
+      if (name.endsWith('_total') && type !== 'counter') this.registry.removeSingleMetric(name);
+    }
+    this.fallback.set(0);
+    for (const op of STORE_OPS) this.redisErrors.inc({ op }, 0);
+    this.initPools(pools);
+  }
+
+  /** Zero series for every pool (called at start and on reload), so a rate is 0, not absent. */
+  initPools(pools: readonly string[]): void {
+    for (const pool of pools) {
+      this.retries.inc({ pool }, 0);
+      this.exhaustion.inc({ pool }, 0);
+      this.rateLimits.inc({ pool, kind: 'rate' }, 0);
+      this.rateLimits.inc({ pool, kind: 'quota' }, 0);
+      this.inFlight.inc({ pool }, 0);
+    }
   }
 
   request(pool: string, route: string, status: number, addedMs: number): void {
@@ -71,6 +125,17 @@ export class ProxyMetrics {
     if (outcome === 'quota_exhausted') this.rateLimits.inc({ pool, kind: 'quota' });
   }
 
+  /** One upstream attempt's time to response headers (or to its failure). */
+  upstream(pool: string, ms: number): void {
+    this.upstreamLatency.observe({ pool }, Math.max(0, ms) / 1000);
+  }
+
+  /** Counts the request in flight until its response is finished or cut. */
+  track(pool: string, res: ServerResponse): void {
+    this.inFlight.inc({ pool });
+    res.once('close', () => this.inFlight.dec({ pool }));
+  }
+
   retry(pool: string): void {
     this.retries.inc({ pool });
   }
@@ -81,5 +146,39 @@ export class ProxyMetrics {
 
   redisError(op: string): void {
     this.redisErrors.inc({ op });
+  }
+
+  /** Times one Redis call; a rejection counts as an error of `op` and is passed on. */
+  async timeRedis<T>(op: string, call: () => Promise<T>): Promise<T> {
+    const end = this.redisDuration.startTimer({ op });
+    try {
+      return await call();
+    } catch (error) {
+      this.redisErrors.inc({ op });
+      throw error;
+    } finally {
+      end();
+    }
+  }
+
+  /** Fallback mode on / off (the proxy's Redis-outage rotation). */
+  setFallback(on: boolean): void {
+    this.fallback.set(on ? 1 : 0);
+  }
+
+  /**
+   * The store with every call timed (`rotor_redis_duration_seconds`) and its failures counted
+   * (`rotor_redis_errors_total`) by op. Wrap the Redis store itself (not a fallback around it), so
+   * the figures are Redis's.
+   */
+  instrumentStore<S extends KeyStore>(store: S): KeyStore {
+    return {
+      acquire: (pool, options) => this.timeRedis('acquire', () => store.acquire(pool, options)),
+      report: (lease, outcome) => this.timeRedis('report', () => store.report(lease, outcome)),
+      sync: (pool, keys) => this.timeRedis('sync', () => store.sync(pool, keys)),
+      snapshot: (pool) => this.timeRedis('snapshot', () => store.snapshot(pool)),
+      setState: (pool, keyId, action, reason) =>
+        this.timeRedis('setState', () => store.setState(pool, keyId, action, reason)),
+    };
   }
 }

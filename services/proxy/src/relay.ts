@@ -57,6 +57,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     clientGone = true;
     proxyReq?.destroy();
   });
+  ctx.metrics.track(pool.name, res);
   const finish = (status: number) =>
     ctx.metrics.request(pool.name, request.route, status, performance.now() - started - upstreamMs);
 
@@ -102,6 +103,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       },
     );
     upstreamMs += performance.now() - sentAt;
+    ctx.metrics.upstream(pool.name, performance.now() - sentAt);
 
     if (clientGone) {
       // The client left: release the lease without blaming the key.
@@ -244,7 +246,6 @@ function report(ctx: RelayContext, lease: Lease, outcome: Outcome): Promise<void
       }
     },
     (error: unknown) => {
-      ctx.metrics.redisError('report');
       ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, err: errorMessage(error) }, 'outcome report failed');
     },
   );

@@ -64,10 +64,11 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
   await preloadScripts(redis);
   await syncPools(config, store);
 
-  const metrics = new ProxyMetrics();
+  const metrics = new ProxyMetrics(Object.keys(config.pools));
   const ctx: RelayContext = {
     config,
-    store,
+    // Timed and error-counted per op (rotor_redis_*): wrap the Redis store itself, not a fallback around it.
+    store: metrics.instrumentStore(store),
     logger,
     metrics,
     upstreams: new Map(Object.values(config.pools).map((pool) => [pool.name, new Upstream(pool.baseUrl)])),
@@ -101,6 +102,7 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     metrics,
     reload: async (next) => {
       await syncPools(next, store);
+      metrics.initPools(Object.keys(next.pools));
       for (const pool of Object.values(next.pools)) {
         if (ctx.config.pools[pool.name]?.baseUrl !== pool.baseUrl) {
           ctx.upstreams.get(pool.name)?.close();
