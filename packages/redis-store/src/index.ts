@@ -4,3 +4,4 @@ export { createRedisClient, type RedisConnectionOptions } from './redis-client';
 export { preloadScripts, registerScripts, scriptSources, SCRIPT_VERSION } from './scripts';
 export { StoreError, StoreErrorCode } from './errors';
 export * from './types';
+export { MemoryKeyStore, type MemoryStoreOptions } from './memory-key-store';

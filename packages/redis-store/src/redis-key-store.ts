@@ -27,12 +27,17 @@ const processTag = crypto.randomBytes(6).toString('hex');
 let leaseCounter = 0;
 const nextToken = () => `${processTag}${(leaseCounter++).toString(36)}`;
 
+const POOL_MISSING = Symbol('pool missing');
+
 const optional = (value: number | string | undefined) => (value === undefined ? '' : value);
 
 /** The shared key state over Redis: every change is one atomic Lua script call. */
 export class RedisKeyStore implements KeyStore {
   readonly policy: StorePolicy;
   private readonly keysByPool = new Map<string, PoolKeys>();
+  /** What each pool was last synced to, so a pool that vanished from Redis can be put back. */
+  private readonly syncedSpecs = new Map<string, readonly KeySpec[]>();
+  private readonly resyncs = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly redis: Redis | Cluster,
@@ -51,6 +56,28 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async acquire(pool: string, options: AcquireOptions = {}): Promise<AcquireResult> {
+    const result = await this.acquireOnce(pool, options);
+    if (result !== POOL_MISSING) return result;
+    // The pool vanished from Redis (restarted without persistence, flushed, failed over to an empty
+    // replica): put the last synced keys back (every replica does the same, idempotently) and ask again.
+    const specs = this.syncedSpecs.get(pool);
+    if (specs === undefined) return { ok: false };
+    await this.resync(pool, specs);
+    const again = await this.acquireOnce(pool, options);
+    return again === POOL_MISSING ? { ok: false } : again;
+  }
+
+  /** One re-sync per pool at a time, however many requests find the pool missing at once. */
+  private resync(pool: string, specs: readonly KeySpec[]): Promise<unknown> {
+    let pending = this.resyncs.get(pool);
+    if (!pending) {
+      pending = this.sync(pool, specs).finally(() => this.resyncs.delete(pool));
+      this.resyncs.set(pool, pending);
+    }
+    return pending;
+  }
+
+  private async acquireOnce(pool: string, options: AcquireOptions): Promise<AcquireResult | typeof POOL_MISSING> {
     const k = this.keys(pool);
     const token = nextToken();
     const reply = (await runScript(
@@ -68,6 +95,7 @@ export class RedisKeyStore implements KeyStore {
       };
     }
     const wait = Number(reply[1]);
+    if (wait === -2) return POOL_MISSING;
     return wait >= 0 ? { ok: false, waitMs: wait } : { ok: false };
   }
 
@@ -112,6 +140,7 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async sync(pool: string, specs: readonly KeySpec[]): Promise<SyncResult> {
+    this.syncedSpecs.set(pool, specs);
     const k = this.keys(pool);
     let added = 0;
     for (let i = 0; i < specs.length; i += SYNC_BATCH) {

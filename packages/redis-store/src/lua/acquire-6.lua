@@ -21,7 +21,10 @@
                                      reserved; remainingRequests is -1 when no budget is known; seq is
                                      the key's hand-out number, which report uses to age headers
     { 0, waitMs }                    no eligible key; ms until the earliest cooling key returns,
-                                     -1 when none returns by itself (all suspended / disabled / tried)
+                                     -1 when none returns by itself (all suspended / disabled / tried),
+                                     -2 when the pool does not exist in Redis at all (a restart without
+                                     persistence, FLUSHALL, a failover to an empty replica): the caller
+                                     syncs the pool again from its config
 
   Cost: O(log n) in the pool size, plus bounded batches; a key whose budget is spent is moved to
   cooling when met, so each spent key is skipped at most once per window (amortised O(1)).
@@ -139,4 +142,5 @@ if earliest[2] then
   if wait < 1 then wait = 1 end
   return { 0, wait }
 end
+if rcall('EXISTS', statesKey) == 0 then return { 0, -2 } end
 return { 0, -1 }

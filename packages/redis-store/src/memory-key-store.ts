@@ -1,0 +1,515 @@
+import crypto from 'node:crypto';
+import type { Outcome } from '@rotor/core';
+import { StoreError, StoreErrorCode } from './errors';
+import { SortedSet } from './memory/sorted-set';
+import {
+  DEFAULT_POLICY,
+  type AcquireOptions,
+  type AcquireResult,
+  type KeyAction,
+  type KeySnapshot,
+  type KeySpec,
+  type KeyState,
+  type KeyStore,
+  type Lease,
+  type PoolSnapshot,
+  type ReportResult,
+  type StorePolicy,
+  type SyncResult,
+} from './types';
+
+export interface MemoryStoreOptions extends Partial<StorePolicy> {
+  /**
+   * This process's share of every key's budget, in (0, 1]. 1 when it is the only user of the keys
+   * (`redis.url: memory://`). A replica serving from its fallback while Redis is down uses
+   * 1 / `redis.fallback.replicas`, so N replicas together stay within a key's declared rpm and within
+   * what the provider's headers say is left, instead of each spending all of it.
+   */
+  share?: number;
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+/** One key's detail: the fields of the Redis per-key HASH, same names in camelCase. */
+interface MemKey {
+  id: string;
+  label: string;
+  weight: number;
+  rpm?: number;
+  tpm?: number;
+  windowMs?: number;
+  state: KeyState;
+  reason: string;
+  until: number;
+  fails: number;
+  rlStreak: number;
+  lastStatus?: number;
+  lastClass?: string;
+  lastError?: string;
+  lastAt?: number;
+  limReq?: number;
+  remReq?: number;
+  seenReq?: number;
+  remSlack?: number;
+  resetReqAt?: number;
+  limTok?: number;
+  remTok?: number;
+  resetTokAt?: number;
+  acquired: number;
+  ok: number;
+  rateLimited: number;
+  quota: number;
+  invalid: number;
+  errors: number;
+  parkedAt?: number;
+  /** Hand-out times for a declared rpm, newest first (the Redis `:log` LIST). */
+  log: number[];
+  /** lease token -> hand-out number (the Redis `:inflight` ZSET). */
+  inflight: Map<string, number>;
+}
+
+interface MemPool {
+  ring: SortedSet;
+  cooling: SortedSet;
+  parked: SortedSet;
+  /** "<keyId>|<token>" -> expiry ms. */
+  leases: SortedSet;
+  vt: number;
+  keys: Map<string, MemKey>;
+}
+
+const processTag = crypto.randomBytes(4).toString('hex');
+let leaseCounter = 0;
+const nextToken = () => `m${processTag}${(leaseCounter++).toString(36)}`;
+const LEASE_REAP_BATCH = 16;
+
+/**
+ * The key store in this process's memory: the same contract as RedisKeyStore, statement for statement
+ * the same rules as the Lua scripts (one conformance suite runs against both), for two uses:
+ * - the proxy's fail-open fallback while Redis is unreachable (per replica, with `share` < 1);
+ * - a single replica with no Redis at all (`redis.url: memory://`), which does not scale out.
+ * Everything is synchronous inside each call, so calls are atomic like scripts are. Costs match the
+ * scripts': O(log n) per acquire / report, bounded batches for returning cooldowns and expired leases.
+ */
+export class MemoryKeyStore implements KeyStore {
+  readonly policy: StorePolicy;
+  readonly share: number;
+  private readonly now: () => number;
+  private readonly pools = new Map<string, MemPool>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const { share = 1, now = Date.now, ...policy } = options;
+    if (!(share > 0 && share <= 1)) throw new Error(`share must be in (0, 1], got ${share}`);
+    this.policy = { ...DEFAULT_POLICY, ...policy };
+    this.share = share;
+    this.now = now;
+  }
+
+  async acquire(pool: string, options: AcquireOptions = {}): Promise<AcquireResult> {
+    const p = this.pools.get(pool);
+    if (!p) return { ok: false };
+    const now = this.now();
+    for (const id of p.cooling.upTo(now, this.policy.returnBatch)) {
+      p.cooling.remove(id);
+      this.rejoinRing(p, p.keys.get(id)!);
+    }
+    this.reapLeases(p, now);
+
+    const excluded = new Set(options.exclude ?? []);
+    for (let guard = 0; guard < 1000; guard++) {
+      const head = p.ring.lowest(excluded.size + 1).find((e) => !excluded.has(e.member));
+      if (!head) break;
+      const key = p.keys.get(head.member)!;
+      const blocked = this.spentUntil(key, now);
+      if (blocked) {
+        this.toCooling(p, key, blocked.until, blocked.why);
+        continue;
+      }
+      p.ring.add(key.id, head.score + 1 / (key.weight > 0 ? key.weight : 1));
+      p.vt = head.score;
+      const rpm = this.rpmOf(key);
+      if (rpm !== undefined) {
+        key.log.unshift(now);
+        key.log.length = Math.min(key.log.length, rpm);
+      }
+      let remaining = -1;
+      if (key.remReq !== undefined) remaining = key.remReq -= 1;
+      const seq = (key.acquired += 1);
+      const token = nextToken();
+      p.leases.add(`${key.id}|${token}`, now + this.policy.leaseTtlMs);
+      key.inflight.set(token, seq);
+      return {
+        ok: true,
+        lease: { pool, keyId: key.id, token, seq },
+        ...(remaining >= 0 ? { remainingRequests: remaining } : {}),
+      };
+    }
+    const earliest = p.cooling.lowest(1)[0];
+    if (earliest) return { ok: false, waitMs: Math.max(1, earliest.score - now) };
+    return { ok: false };
+  }
+
+  async report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined> {
+    const p = this.pools.get(lease.pool);
+    const now = this.now();
+    if (p && lease.token) this.releaseLease(p, `${lease.keyId}|${lease.token}`);
+    const key = p?.keys.get(lease.keyId);
+    if (!p || !key) return undefined;
+    const before = key.state;
+    let state = key.state;
+    key.lastClass = outcome.kind;
+    key.lastStatus = outcome.status;
+    key.lastAt = now;
+    key.lastError = outcome.errorCode ?? '';
+
+    const rl = outcome.rateLimit;
+    const remReq = rl.remainingRequests;
+    const resetReq = rl.resetRequestsMs;
+    let budgetRaised = false;
+    if (remReq !== undefined) {
+      const { seenReq: seen, resetReqAt: knownReset, remReq: known } = key;
+      const windowRunning = seen !== undefined && knownReset !== undefined && knownReset > now;
+      const fresh = !windowRunning || remReq <= seen;
+      const base = fresh ? remReq : seen;
+      // Our share of what the provider says is left, minus our requests still in flight.
+      const mine = Math.floor(base * this.share);
+      const left = Math.max(0, mine - key.inflight.size);
+      budgetRaised = left > 0 && (known === undefined || known <= 0);
+      key.remReq = left;
+      key.seenReq = base;
+      key.remSlack = mine - left;
+      if (fresh && resetReq !== undefined) key.resetReqAt = now + resetReq;
+    }
+    if (rl.limitRequests !== undefined) key.limReq = rl.limitRequests;
+    const remTok = rl.remainingTokens;
+    const resetTok = rl.resetTokensMs;
+    if (remTok !== undefined) {
+      key.remTok = Math.floor(remTok * this.share);
+      if (resetTok !== undefined) key.resetTokAt = now + resetTok;
+    }
+    if (rl.limitTokens !== undefined) key.limTok = rl.limitTokens;
+
+    const park = (newState: KeyState, reason: string) => {
+      this.toParked(p, key, newState, reason, now);
+      state = newState;
+    };
+    if (budgetRaised && state === 'cooling' && (key.reason === 'budget' || key.reason === 'budget_settling')) {
+      p.cooling.remove(key.id);
+      this.rejoinRing(p, key);
+      state = 'active';
+    }
+    const inRotation = state === 'active' || state === 'cooling';
+    let untilMs = 0;
+
+    switch (outcome.kind) {
+      case 'success': {
+        key.ok += 1;
+        key.fails = 0;
+        key.rlStreak = 0;
+        if (inRotation) {
+          // A spent budget cools the key BEFORE it earns a 429.
+          let spentAt: number | undefined;
+          if (remReq !== undefined && remReq <= 0 && resetReq !== undefined) spentAt = now + resetReq;
+          if (remTok !== undefined && remTok <= 0 && resetTok !== undefined && (spentAt === undefined || now + resetTok > spentAt)) {
+            spentAt = now + resetTok;
+          }
+          if (spentAt !== undefined && spentAt > now) {
+            untilMs = this.toCooling(p, key, spentAt, 'budget');
+            state = 'cooling';
+          }
+        }
+        break;
+      }
+      case 'rate_limited': {
+        key.rateLimited += 1;
+        if (!inRotation) break;
+        let wait = rl.retryAfterMs;
+        if (wait === undefined) {
+          if (remReq !== undefined && remReq <= 0 && resetReq !== undefined) wait = resetReq;
+          if (remTok !== undefined && remTok <= 0 && resetTok !== undefined && (wait === undefined || resetTok > wait)) wait = resetTok;
+        }
+        if (wait === undefined) {
+          const streak = (key.rlStreak += 1);
+          const { baseMs, factor, maxMs, jitter } = this.policy.backoff;
+          const delay = baseMs * factor ** (streak - 1);
+          if (delay > maxMs) park('suspended', 'backoff_ceiling');
+          else wait = delay + delay * jitter * Math.random();
+        }
+        if (wait !== undefined) {
+          untilMs = this.toCooling(p, key, now + Math.ceil(Math.max(1, wait)), 'rate_limited');
+          state = 'cooling';
+        }
+        break;
+      }
+      case 'quota_exhausted':
+        key.quota += 1;
+        if (inRotation) park('suspended', 'quota');
+        break;
+      case 'invalid_key':
+        key.invalid += 1;
+        // An operator's disable stays the operator's: only the operator enables it again.
+        if (!(state === 'disabled' && key.reason === 'operator')) park('disabled', 'invalid_key');
+        break;
+      case 'server_error':
+      case 'timeout':
+      case 'connection_error':
+        key.errors += 1;
+        key.fails += 1;
+        if (inRotation && key.fails >= this.policy.breakerFailures) park('suspended', 'circuit_open');
+        break;
+      default:
+        break;
+    }
+    if (state === 'cooling' && untilMs === 0) untilMs = p.cooling.score(key.id) ?? 0;
+    return { state, untilMs, changed: state !== before, reason: key.reason };
+  }
+
+  async sync(pool: string, specs: readonly KeySpec[]): Promise<SyncResult> {
+    let p = this.pools.get(pool);
+    if (!p) {
+      p = { ring: new SortedSet(), cooling: new SortedSet(), parked: new SortedSet(), leases: new SortedSet(), vt: 0, keys: new Map() };
+      this.pools.set(pool, p);
+    }
+    let added = 0;
+    for (const spec of specs) {
+      let key = p.keys.get(spec.id);
+      if (!key) {
+        key = newKey(spec.id);
+        p.keys.set(spec.id, key);
+        this.rejoinRing(p, key);
+        added += 1;
+      }
+      key.weight = spec.weight ?? 1;
+      key.label = spec.label ?? '';
+      key.rpm = spec.rpm;
+      key.tpm = spec.tpm;
+      key.windowMs = spec.windowMs;
+    }
+    const wanted = new Set(specs.map((s) => s.id));
+    let removed = 0;
+    for (const id of [...p.keys.keys()]) {
+      if (wanted.has(id)) continue;
+      p.ring.remove(id);
+      p.cooling.remove(id);
+      p.parked.remove(id);
+      p.keys.delete(id);
+      removed += 1;
+    }
+    return { added, removed, total: wanted.size };
+  }
+
+  async snapshot(pool: string): Promise<PoolSnapshot> {
+    const p = this.pools.get(pool);
+    const keys = p ? [...p.keys.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(toSnapshot) : [];
+    return { pool, now: this.now(), keys };
+  }
+
+  async setState(pool: string, keyId: string, action: KeyAction, reason = ''): Promise<{ state: KeyState; changed: boolean }> {
+    const p = this.pools.get(pool);
+    const key = p?.keys.get(keyId);
+    if (!p || !key) throw new StoreError(StoreErrorCode.UnknownKey, pool, keyId);
+    const state = key.state;
+    const now = this.now();
+    const byOperator = state === 'disabled' && key.reason === 'operator';
+    const activate = () => {
+      p.cooling.remove(keyId);
+      p.parked.remove(keyId);
+      this.rejoinRing(p, key);
+      key.fails = 0;
+      key.rlStreak = 0;
+      forgetBudgets(key);
+    };
+    let after = state;
+    if (action === 'disable') {
+      this.toParked(p, key, 'disabled', 'operator', now);
+      after = 'disabled';
+    } else if (action === 'enable') {
+      if (state !== 'active') activate();
+      after = 'active';
+    } else if (action === 'clear') {
+      if (state === 'cooling') {
+        activate();
+        after = 'active';
+      }
+    } else {
+      if (byOperator) throw new StoreError(StoreErrorCode.OperatorDisabled, pool, keyId);
+      if (action === 'reinstate') {
+        if (state === 'suspended' || state === 'disabled') {
+          activate();
+          after = 'active';
+        }
+      } else if (action === 'suspend') {
+        if (state === 'suspended') key.reason = reason;
+      } else if (action === 'invalidate') {
+        this.toParked(p, key, 'disabled', reason, now);
+        after = 'disabled';
+      } else {
+        throw new Error(`unknown action ${String(action)}`);
+      }
+    }
+    return { state: after, changed: after !== state };
+  }
+
+  /**
+   * Takes over what the shared store knew when it was last read (the fallback starts from it rather
+   * than from "every key active"): keys out of rotation stay out (cooling until the same moment,
+   * operator-disabled keys stay disabled) and the provider's last word on each key's budget. Times in
+   * `snapshot` are on its own clock (`snapshot.now`, Redis's); `readAt` is this clock's time of the read.
+   */
+  adopt(snapshot: PoolSnapshot, readAt: number = this.now()): void {
+    const p = this.pools.get(snapshot.pool);
+    if (!p) return;
+    const shift = readAt - snapshot.now;
+    const now = this.now();
+    for (const known of snapshot.keys) {
+      const key = p.keys.get(known.id);
+      if (!key) continue;
+      if (known.state === 'cooling' && known.until !== undefined && known.until + shift > now) {
+        p.ring.remove(key.id);
+        p.parked.remove(key.id);
+        this.toCooling(p, key, known.until + shift, known.reason ?? 'rate_limited');
+      } else if (known.state === 'suspended' || known.state === 'disabled') {
+        this.toParked(p, key, known.state, known.reason ?? '', known.parkedAt !== undefined ? known.parkedAt + shift : now);
+      } else if (key.state !== 'active') {
+        p.cooling.remove(key.id);
+        p.parked.remove(key.id);
+        this.rejoinRing(p, key);
+      }
+      if (known.remainingRequests !== undefined && known.resetRequestsAt !== undefined && known.resetRequestsAt + shift > now) {
+        key.remReq = Math.floor(known.remainingRequests * this.share);
+        key.seenReq = known.remainingRequests;
+        key.remSlack = 0;
+        key.resetReqAt = known.resetRequestsAt + shift;
+      }
+      if (known.limitRequests !== undefined) key.limReq = known.limitRequests;
+    }
+  }
+
+  private rpmOf(key: MemKey): number | undefined {
+    if (!key.rpm || key.rpm <= 0) return undefined;
+    return Math.max(1, Math.floor(key.rpm * this.share));
+  }
+
+  /** When the key's budget frees up and why, or undefined when it may be used now (acquire's spentUntil). */
+  private spentUntil(key: MemKey, now: number): { until: number; why: string } | undefined {
+    if (key.remReq !== undefined && key.resetReqAt !== undefined && key.resetReqAt <= now) {
+      // The provider's window has reset: what we learned no longer holds.
+      key.remReq = key.resetReqAt = key.seenReq = key.remSlack = undefined;
+    }
+    if (key.remReq !== undefined && key.remReq <= 0 && key.resetReqAt !== undefined) {
+      const slack = key.remSlack ?? 0;
+      if (slack > 0 && key.inflight.size > 0 && now + this.policy.settleMs < key.resetReqAt) {
+        return { until: now + this.policy.settleMs, why: 'budget_settling' };
+      }
+      return { until: key.resetReqAt, why: 'budget' };
+    }
+    if (key.remTok !== undefined && key.resetTokAt !== undefined && key.resetTokAt <= now) {
+      key.remTok = key.resetTokAt = undefined;
+    }
+    if (key.remTok !== undefined && key.remTok <= 0 && key.resetTokAt !== undefined) {
+      return { until: key.resetTokAt, why: 'budget_tokens' };
+    }
+    const rpm = this.rpmOf(key);
+    if (rpm !== undefined && key.log.length >= rpm) {
+      const oldest = key.log[key.log.length - 1]!;
+      const windowMs = key.windowMs ?? 60_000;
+      if (oldest + windowMs > now) return { until: oldest + windowMs, why: 'rpm' };
+    }
+    return undefined;
+  }
+
+  /** The virtual time a (re)joining key starts at: the current lowest, so it takes no burst. */
+  private rejoinRing(p: MemPool, key: MemKey): void {
+    p.ring.add(key.id, p.ring.lowest(1)[0]?.score ?? p.vt);
+    key.state = 'active';
+    key.reason = '';
+    key.until = 0;
+  }
+
+  /** Cooling never shortens: a later `until` already set wins (ZADD GT). */
+  private toCooling(p: MemPool, key: MemKey, untilMs: number, reason: string): number {
+    p.ring.remove(key.id);
+    const current = p.cooling.score(key.id);
+    if (current === undefined || untilMs > current) p.cooling.add(key.id, untilMs);
+    const effective = p.cooling.score(key.id)!;
+    key.state = 'cooling';
+    key.reason = reason;
+    key.until = effective;
+    return effective;
+  }
+
+  private toParked(p: MemPool, key: MemKey, state: KeyState, reason: string, now: number): void {
+    p.ring.remove(key.id);
+    p.cooling.remove(key.id);
+    p.parked.add(key.id, now);
+    key.state = state;
+    key.reason = reason;
+    key.until = 0;
+    key.parkedAt = now;
+  }
+
+  private releaseLease(p: MemPool, member: string): void {
+    if (!p.leases.remove(member)) return;
+    const bar = member.indexOf('|');
+    p.keys.get(member.slice(0, bar))?.inflight.delete(member.slice(bar + 1));
+  }
+
+  private reapLeases(p: MemPool, now: number): void {
+    for (const member of p.leases.upTo(now, LEASE_REAP_BATCH)) this.releaseLease(p, member);
+  }
+}
+
+function newKey(id: string): MemKey {
+  return {
+    id,
+    label: '',
+    weight: 1,
+    state: 'active',
+    reason: '',
+    until: 0,
+    fails: 0,
+    rlStreak: 0,
+    acquired: 0,
+    ok: 0,
+    rateLimited: 0,
+    quota: 0,
+    invalid: 0,
+    errors: 0,
+    log: [],
+    inflight: new Map(),
+  };
+}
+
+function forgetBudgets(key: MemKey): void {
+  key.remReq = key.resetReqAt = key.seenReq = key.remSlack = undefined;
+  key.remTok = key.resetTokAt = undefined;
+}
+
+function toSnapshot(k: MemKey): KeySnapshot {
+  const parked = k.state === 'suspended' || k.state === 'disabled';
+  return {
+    id: k.id,
+    ...(k.label ? { label: k.label } : {}),
+    state: k.state,
+    ...(k.reason ? { reason: k.reason } : {}),
+    ...(k.state === 'cooling' ? { until: k.until } : {}),
+    weight: k.weight,
+    inflight: k.inflight.size,
+    acquired: k.acquired,
+    successes: k.ok,
+    rateLimited: k.rateLimited,
+    failures: k.errors + k.quota + k.invalid,
+    consecutiveFailures: k.fails,
+    lastStatus: k.lastStatus,
+    lastClass: k.lastClass || undefined,
+    lastError: k.lastError || undefined,
+    lastAt: k.lastAt,
+    remainingRequests: k.remReq,
+    limitRequests: k.limReq,
+    resetRequestsAt: k.resetReqAt,
+    remainingTokens: k.remTok,
+    limitTokens: k.limTok,
+    resetTokensAt: k.resetTokAt,
+    parkedAt: parked ? k.parkedAt : undefined,
+  };
+}

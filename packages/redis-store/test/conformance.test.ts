@@ -1,0 +1,450 @@
+import { sleep } from '@rotor/testkit';
+import { MemoryKeyStore } from '../src/memory-key-store';
+import type { KeyAction, KeyStore, Lease, StorePolicy } from '../src/types';
+import { closeAll, connect, countBy, ids, newStore, outcome, redisNow } from './helpers';
+
+/**
+ * One contract, two stores: every test here runs against RedisKeyStore (a private redis-server, the
+ * Lua scripts) and against MemoryKeyStore (the proxy's fail-open fallback and the `memory://` mode).
+ * Time is each store's own clock (Redis TIME / Date.now()).
+ */
+interface Subject {
+  store: KeyStore;
+  now(): Promise<number>;
+  /** Another handle on the same state, as a second replica would have (Redis: a second connection). */
+  peer(): KeyStore;
+}
+
+const subjects: [string, (policy?: Partial<StorePolicy>) => Subject][] = [
+  [
+    'RedisKeyStore',
+    (policy = {}) => {
+      const redis = connect();
+      const store = newStore(policy, redis);
+      return { store, now: () => redisNow(redis), peer: () => newStore(store.policy, connect()) };
+    },
+  ],
+  [
+    'MemoryKeyStore',
+    (policy = {}) => {
+      const store = new MemoryKeyStore(policy);
+      return { store, now: async () => Date.now(), peer: () => store };
+    },
+  ],
+];
+
+afterAll(closeAll);
+
+async function lease(store: KeyStore, pool = 'p'): Promise<Lease> {
+  const r = await store.acquire(pool);
+  if (!r.ok) throw new Error('expected a key');
+  return r.lease;
+}
+
+async function handOut(store: KeyStore, n: number, pool = 'p'): Promise<string[]> {
+  const picked: string[] = [];
+  for (let i = 0; i < n; i++) picked.push((await lease(store, pool)).keyId);
+  return picked;
+}
+
+describe.each(subjects)('%s', (_name, make) => {
+  describe('round robin', () => {
+    it('3 keys: exactly 100 each in 300 acquires, never the same key twice in a row', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      const picked = await handOut(store, 300);
+      expect([...countBy(picked).values()]).toEqual([100, 100, 100]);
+      expect(picked.slice(0, 3)).toEqual(['k00', 'k01', 'k02']);
+      for (let i = 1; i < picked.length; i++) expect(picked[i]).not.toBe(picked[i - 1]);
+    });
+
+    it('weights 1:2:3 give 50/100/150 of 300 (±1)', async () => {
+      const { store } = make();
+      await store.sync('p', [
+        { id: 'w1', weight: 1 },
+        { id: 'w2', weight: 2 },
+        { id: 'w3', weight: 3 },
+      ]);
+      const counts = countBy(await handOut(store, 300));
+      expect(Math.abs(counts.get('w1')! - 50)).toBeLessThanOrEqual(1);
+      expect(Math.abs(counts.get('w2')! - 100)).toBeLessThanOrEqual(1);
+      expect(Math.abs(counts.get('w3')! - 150)).toBeLessThanOrEqual(1);
+    });
+
+    it('never hands out a key the request already tried; an unknown pool has none', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      expect((await lease(store)).keyId).toBe('k00');
+      const second = await store.acquire('p', { exclude: ['k00', 'k01'] });
+      expect(second.ok && second.lease.keyId).toBe('k02');
+      expect(await store.acquire('p', { exclude: ['k00', 'k01', 'k02'] })).toEqual({ ok: false });
+      expect(await store.acquire('nothing-here')).toEqual({ ok: false });
+    });
+
+    it('a key that returns from cooling rejoins at the lowest score (no burst)', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      const first = await lease(store);
+      await store.report(first, outcome('rate_limited', { retryAfterMs: 150 }));
+      await handOut(store, 20); // k01 and k02 move on while k00 is away
+      await sleep(200);
+      const next = await handOut(store, 6);
+      expect(countBy(next).get('k00')).toBe(2);
+    });
+  });
+
+  describe('cooldowns and states', () => {
+    it('a 429 with Retry-After cools the key until then (store clock) and it returns by itself', async () => {
+      const { store, now } = make();
+      await store.sync('p', ids(1));
+      const before = await now();
+      const result = await store.report(await lease(store), outcome('rate_limited', { retryAfterMs: 400 }));
+      expect(result).toMatchObject({ state: 'cooling', changed: true, reason: 'rate_limited' });
+      expect(Math.abs(result!.untilMs - before - 400)).toBeLessThanOrEqual(50);
+      const none = await store.acquire('p');
+      expect(none.ok).toBe(false);
+      if (!none.ok) expect(Math.abs(none.waitMs! - 400)).toBeLessThanOrEqual(50);
+      await sleep(result!.untilMs - (await now()) + 20);
+      expect((await lease(store)).keyId).toBe('k00');
+      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active' });
+    });
+
+    it('remaining-requests 0 on a 200 cools the key until the reset, before any 429', async () => {
+      const { store, now } = make();
+      await store.sync('p', ids(2));
+      const before = await now();
+      const result = await store.report(await lease(store), outcome('success', { limitRequests: 20, remainingRequests: 0, resetRequestsMs: 1500 }));
+      expect(result).toMatchObject({ state: 'cooling', changed: true, reason: 'budget' });
+      expect(Math.abs(result!.untilMs - before - 1500)).toBeLessThanOrEqual(50);
+      expect(await handOut(store, 5)).toEqual(['k01', 'k01', 'k01', 'k01', 'k01']);
+    });
+
+    it('insufficient_quota suspends; 401 disables; 5 consecutive 5xx open the breaker', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      expect(await store.report(await lease(store), outcome('quota_exhausted', {}, { errorCode: 'insufficient_quota' }))).toMatchObject({
+        state: 'suspended',
+        reason: 'quota',
+        changed: true,
+      });
+      expect(await store.report(await lease(store), outcome('invalid_key'))).toMatchObject({ state: 'disabled', reason: 'invalid_key' });
+      const states: string[] = [];
+      for (let i = 0; i < 5; i++) states.push((await store.report(await lease(store), outcome('server_error')))!.state);
+      expect(states).toEqual(['active', 'active', 'active', 'active', 'suspended']);
+      expect(await store.acquire('p')).toEqual({ ok: false });
+      expect((await store.snapshot('p')).keys.map((k) => [k.id, k.state, k.reason])).toEqual([
+        ['k00', 'suspended', 'quota'],
+        ['k01', 'disabled', 'invalid_key'],
+        ['k02', 'suspended', 'circuit_open'],
+      ]);
+    });
+
+    it('a success resets the consecutive failure count', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      for (let i = 0; i < 4; i++) await store.report(await lease(store), outcome('timeout'));
+      await store.report(await lease(store), outcome('success'));
+      for (let i = 0; i < 4; i++) await store.report(await lease(store), outcome('server_error'));
+      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active', consecutiveFailures: 4, failures: 8, successes: 1 });
+    });
+
+    it('a 429 naming no time backs off 100/200/400 ms, then past the ceiling suspends', async () => {
+      const { store, now } = make({ backoff: { baseMs: 100, factor: 2, maxMs: 400, jitter: 0 } });
+      await store.sync('p', ids(1));
+      const waits: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const l = await lease(store);
+        const at = await now();
+        const r = await store.report(l, outcome('rate_limited'));
+        waits.push(Math.round((r!.untilMs - at) / 100) * 100);
+        await sleep(r!.untilMs - (await now()) + 10);
+      }
+      expect(waits).toEqual([100, 200, 400]);
+      expect(await store.report(await lease(store), outcome('rate_limited'))).toMatchObject({ state: 'suspended', reason: 'backoff_ceiling' });
+    });
+
+    it('a later Retry-After is never shortened by an earlier one', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      const a = await lease(store);
+      const b = await lease(store);
+      const long = await store.report(a, outcome('rate_limited', { retryAfterMs: 5000 }));
+      const short = await store.report(b, outcome('rate_limited', { retryAfterMs: 1000 }));
+      expect(short!.untilMs).toBe(long!.untilMs);
+    });
+
+    it('operator actions: disable, enable, clear; the worker cannot undo an operator disable', async () => {
+      const { store } = make();
+      await store.sync('p', ids(2));
+      expect(await store.setState('p', 'k00', 'disable')).toEqual({ state: 'disabled', changed: true });
+      expect(await handOut(store, 2)).toEqual(['k01', 'k01']);
+      await expect(store.setState('p', 'k00', 'reinstate')).rejects.toThrow('disabled by an operator');
+      // A 401 on an operator-disabled key keeps the operator's reason.
+      expect(await store.setState('p', 'k00', 'enable')).toEqual({ state: 'active', changed: true });
+      const l = await lease(store);
+      expect(l.keyId).toBe('k00');
+      await store.report(l, outcome('rate_limited', { retryAfterMs: 60_000 }));
+      expect(await store.setState('p', 'k00', 'clear')).toEqual({ state: 'active', changed: true });
+      expect(await store.setState('p', 'k00', 'clear')).toEqual({ state: 'active', changed: false });
+      await expect(store.setState('p', 'nope', 'disable')).rejects.toThrow('no such key');
+    });
+
+    it('the worker reinstates suspended and upstream-disabled keys, suspends again, invalidates', async () => {
+      const { store } = make();
+      await store.sync('p', ids(2));
+      await store.report(await lease(store), outcome('quota_exhausted'));
+      await store.report(await lease(store), outcome('invalid_key'));
+      expect(await store.acquire('p')).toEqual({ ok: false });
+      expect(await store.setState('p', 'k00', 'suspend', 'still_quota')).toEqual({ state: 'suspended', changed: false });
+      expect((await store.snapshot('p')).keys[0]!.reason).toBe('still_quota');
+      expect(await store.setState('p', 'k00', 'reinstate')).toEqual({ state: 'active', changed: true });
+      expect(await store.setState('p', 'k01', 'reinstate')).toEqual({ state: 'active', changed: true });
+      expect(await store.setState('p', 'k01', 'invalidate', 'invalid_key')).toEqual({ state: 'disabled', changed: true });
+      expect((await store.snapshot('p')).keys.map((k) => k.state)).toEqual(['active', 'disabled']);
+    });
+  });
+
+  describe('exhaustion', () => {
+    it('all keys cooling: no key, and the ms until the earliest returns', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      for (const w of [3000, 1200, 2000]) await store.report(await lease(store), outcome('rate_limited', { retryAfterMs: w }));
+      const none = await store.acquire('p');
+      expect(none.ok).toBe(false);
+      if (!none.ok) expect(Math.abs(none.waitMs! - 1200)).toBeLessThanOrEqual(50);
+    });
+
+    it('all keys suspended or disabled: no key and no time', async () => {
+      const { store } = make();
+      await store.sync('p', ids(2));
+      await store.setState('p', 'k00', 'disable');
+      await store.setState('p', 'k01', 'disable');
+      expect(await store.acquire('p')).toEqual({ ok: false });
+    });
+  });
+
+  describe('budgets', () => {
+    it('after remaining-requests 3, 8 parallel acquires get the key 3 times, then wait for the reset', async () => {
+      const { store, peer } = make();
+      await store.sync('p', ids(1));
+      await store.report(await lease(store), outcome('success', { limitRequests: 20, remainingRequests: 3, resetRequestsMs: 5000 }));
+      const stores = [store, peer(), peer(), peer()];
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => stores[i % 4]!.acquire('p')));
+      expect(results.filter((r) => r.ok).map((r) => r.ok && r.remainingRequests).sort()).toEqual([0, 1, 2]);
+      const none = results.find((r) => !r.ok);
+      expect(none && !none.ok && none.waitMs).toBeGreaterThan(4000);
+    });
+
+    it('requests still in flight are subtracted from what a header says is left', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      const leases = [await lease(store), await lease(store), await lease(store)];
+      await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 5000 }));
+      expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(1);
+    });
+
+    it('an estimate that was too low is raised by fresher answers, and the key returns', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      const leases = [];
+      for (let i = 0; i < 4; i++) leases.push(await lease(store));
+      await store.report(leases[3]!, outcome('success', { remainingRequests: 2, resetRequestsMs: 5000 }));
+      expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+      expect(await store.acquire('p')).toMatchObject({ ok: false });
+      for (const [i, l] of leases.slice(0, 3).entries()) {
+        await store.report(l, outcome('success', { remainingRequests: 5 - i, resetRequestsMs: 5000 }));
+      }
+      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active', remainingRequests: 2 });
+      expect(await store.acquire('p')).toMatchObject({ ok: true, remainingRequests: 1 });
+    });
+
+    it('an older answer arriving late does not raise what is left in a running window', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      await store.report(await lease(store), outcome('success', { remainingRequests: 4, resetRequestsMs: 5000 }));
+      const leases = [];
+      for (let i = 0; i < 4; i++) leases.push(await lease(store));
+      await store.report(leases[3]!, outcome('success', { remainingRequests: 0, resetRequestsMs: 4900 }));
+      await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 4900 }));
+      expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+      expect(await store.acquire('p')).toMatchObject({ ok: false });
+    });
+
+    it('a declared rpm of 10 per 500 ms is never exceeded in any window', async () => {
+      const { store, now } = make();
+      await store.sync('p', [{ id: 'only', rpm: 10, windowMs: 500 }]);
+      const granted: number[] = [];
+      const deadline = Date.now() + 1200;
+      while (Date.now() < deadline) {
+        const r = await store.acquire('p');
+        if (r.ok) granted.push(await now());
+        else await sleep(Math.min(r.waitMs ?? 20, 20));
+      }
+      for (let i = 10; i < granted.length; i++) expect(granted[i]! - granted[i - 10]!).toBeGreaterThanOrEqual(500 - 15);
+      expect(granted.length).toBeGreaterThanOrEqual(20);
+      expect(granted.length).toBeLessThanOrEqual(30);
+      expect(granted[9]! - granted[0]!).toBeLessThan(200); // the budget is usable at once
+    });
+  });
+
+  describe('in-flight leases', () => {
+    it('a lease never reported expires after its TTL and the in-flight count drains', async () => {
+      const { store } = make({ leaseTtlMs: 150 });
+      await store.sync('p', ids(1));
+      for (let i = 0; i < 3; i++) await lease(store);
+      expect((await store.snapshot('p')).keys[0]!.inflight).toBe(3);
+      await sleep(250);
+      await lease(store);
+      expect((await store.snapshot('p')).keys[0]!.inflight).toBe(1);
+    });
+
+    it('reporting twice releases the lease once', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      const a = await lease(store);
+      await lease(store);
+      await store.report(a, outcome('success'));
+      await store.report(a, outcome('success'));
+      expect((await store.snapshot('p')).keys[0]!.inflight).toBe(1);
+    });
+  });
+
+  describe('sync', () => {
+    it('keeps the cooldown of a key that stays, drops removed keys, adds new ones', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      const cooled = await store.report(await lease(store), outcome('rate_limited', { retryAfterMs: 30_000 }));
+      expect(await store.sync('p', [{ id: 'k00', weight: 2, label: 'primary' }, { id: 'k02' }, { id: 'k03' }])).toEqual({
+        added: 1,
+        removed: 1,
+        total: 3,
+      });
+      const snap = await store.snapshot('p');
+      expect(snap.keys.map((k) => [k.id, k.state])).toEqual([
+        ['k00', 'cooling'],
+        ['k02', 'active'],
+        ['k03', 'active'],
+      ]);
+      expect(snap.keys[0]).toMatchObject({ until: cooled!.untilMs, weight: 2, label: 'primary' });
+    });
+
+    it('a report for a key removed while its request was in flight is ignored', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      const l = await lease(store);
+      await store.sync('p', []);
+      expect(await store.report(l, outcome('rate_limited', { retryAfterMs: 1000 }))).toBeUndefined();
+      expect((await store.snapshot('p')).keys).toEqual([]);
+    });
+  });
+
+  describe('snapshot', () => {
+    it('reports every field the same way', async () => {
+      const { store, now } = make();
+      await store.sync('p', [{ id: 'a', label: 'first', weight: 2 }, { id: 'b' }, { id: 'c' }]);
+      const a = await store.acquire('p', { exclude: ['b', 'c'] });
+      if (!a.ok) throw new Error('expected a');
+      const at = await now();
+      await store.report(a.lease, outcome('success', { limitRequests: 50, remainingRequests: 40, resetRequestsMs: 6000, limitTokens: 1000, remainingTokens: 900, resetTokensMs: 6000 }));
+      const b = await store.acquire('p', { exclude: ['a', 'c'] });
+      if (!b.ok) throw new Error('expected b');
+      await store.report(b.lease, outcome('rate_limited', { retryAfterMs: 9000 }, { errorCode: 'rate_limit_exceeded' }));
+      await store.setState('p', 'c', 'disable');
+      await lease(store); // a, in flight
+      const snap = await store.snapshot('p');
+      expect(Math.abs(snap.now - (await now()))).toBeLessThan(100);
+      const [ka, kb, kc] = snap.keys;
+      expect(ka).toMatchObject({
+        id: 'a',
+        label: 'first',
+        state: 'active',
+        weight: 2,
+        inflight: 1,
+        acquired: 2,
+        successes: 1,
+        rateLimited: 0,
+        failures: 0,
+        consecutiveFailures: 0,
+        lastStatus: 200,
+        lastClass: 'success',
+        remainingRequests: 39,
+        limitRequests: 50,
+        remainingTokens: 900,
+        limitTokens: 1000,
+      });
+      expect(Math.abs(ka!.resetRequestsAt! - at - 6000)).toBeLessThan(100);
+      expect(ka!.lastError).toBeUndefined();
+      expect(kb).toMatchObject({ id: 'b', state: 'cooling', reason: 'rate_limited', rateLimited: 1, lastStatus: 429, lastError: 'rate_limit_exceeded' });
+      expect(Math.abs(kb!.until! - at - 9000)).toBeLessThan(100);
+      expect(kc).toMatchObject({ id: 'c', state: 'disabled', reason: 'operator', acquired: 0 });
+      expect(kc!.parkedAt).toBeGreaterThan(0);
+      expect(kc!.until).toBeUndefined();
+    });
+  });
+});
+
+/**
+ * Differential check: the same long sequence of operations (acquires with exclusions, reports of every
+ * kind with and without budget headers, operator and worker actions, re-syncs) gives the same keys,
+ * the same answers and the same final state on both stores.
+ */
+describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
+  it('600 seeded random steps: identical hand-outs, results and final snapshots', async () => {
+    const policy = { backoff: { baseMs: 60_000, factor: 2, maxMs: 600_000, jitter: 0 }, breakerFailures: 3 };
+    const redisStore = newStore(policy);
+    const memory = new MemoryKeyStore(policy);
+    const stores: KeyStore[] = [redisStore, memory];
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    let specs = ids(6).map((s, i) => ({ ...s, weight: 1 + (i % 3) }));
+    const journal: string[][] = [[], []];
+    const held: Lease[][] = [[], []];
+    const kinds = ['success', 'success', 'success', 'rate_limited', 'quota_exhausted', 'invalid_key', 'server_error', 'timeout', 'client_error'] as const;
+    const actions: KeyAction[] = ['disable', 'enable', 'clear', 'reinstate', 'suspend', 'invalidate'];
+    for (const store of stores) await store.sync('p', specs);
+
+    for (let step = 0; step < 600; step++) {
+      const roll = random();
+      if (roll < 0.45) {
+        const exclude = random() < 0.3 ? [pick(specs).id] : [];
+        for (const [i, store] of stores.entries()) {
+          const r = await store.acquire('p', { exclude });
+          journal[i]!.push(r.ok ? `acquire ${r.lease.keyId} ${r.remainingRequests ?? '-'}` : `none ${r.waitMs === undefined ? '-' : 'wait'}`);
+          if (r.ok) held[i]!.push(r.lease);
+        }
+      } else if (roll < 0.85) {
+        if (held[0]!.length === 0) continue;
+        const at = Math.floor(random() * held[0]!.length);
+        const kind = pick(kinds);
+        const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: 60_000 } : {};
+        const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs: 60_000 } : headers;
+        for (const [i, store] of stores.entries()) {
+          const [l] = held[i]!.splice(at, 1);
+          const r = await store.report(l!, outcome(kind, rateLimit));
+          journal[i]!.push(r ? `report ${l!.keyId} ${kind} -> ${r.state} ${r.reason} ${r.changed}` : `report ${l!.keyId} ignored`);
+        }
+      } else if (roll < 0.95) {
+        const id = pick(specs).id;
+        const action = pick(actions);
+        for (const [i, store] of stores.entries()) {
+          const r = await store.setState('p', id, action, 'probe').then(
+            (x) => `${x.state} ${x.changed}`,
+            (e: Error) => `error ${e.message}`,
+          );
+          journal[i]!.push(`${action} ${id} -> ${r}`);
+        }
+      } else {
+        specs = random() < 0.5 ? specs.slice(1) : [...specs, { id: `n${step}`, weight: 1 }];
+        for (const [i, store] of stores.entries()) journal[i]!.push(`sync ${JSON.stringify(await store.sync('p', specs))}`);
+      }
+    }
+    expect(journal[1]).toEqual(journal[0]);
+    const timeless = (snap: Awaited<ReturnType<KeyStore['snapshot']>>) =>
+      snap.keys.map(({ until, lastAt, parkedAt, resetRequestsAt, resetTokensAt, ...rest }) => rest);
+    expect(timeless(await memory.snapshot('p'))).toEqual(timeless(await redisStore.snapshot('p')));
+    const kinds_ = countBy(journal[0]!.map((line) => line.split(' ')[0]!));
+    const final = countBy((await redisStore.snapshot('p')).keys.map((k) => k.state));
+    console.log(`conformance: ${journal[0]!.length} operations identical on both stores ${JSON.stringify(Object.fromEntries(kinds_))}, final states ${JSON.stringify(Object.fromEntries(final))}`);
+  });
+});

@@ -1,0 +1,93 @@
+import { MemoryKeyStore } from '../src/memory-key-store';
+import { closeAll, connect, countBy, ids, newStore, outcome } from './helpers';
+
+afterAll(closeAll);
+
+/** What only the in-memory store does: take a share of each key's budget, and start from Redis's state. */
+describe('MemoryKeyStore as a per-replica fallback', () => {
+  it('share 1/3: a declared rpm of 30 gives each replica 10 per window, so 3 replicas stay within 30', async () => {
+    let clock = 1_000_000;
+    const replicas = Array.from({ length: 3 }, () => new MemoryKeyStore({ share: 1 / 3, now: () => clock }));
+    for (const r of replicas) await r.sync('p', [{ id: 'k', rpm: 30, windowMs: 60_000 }]);
+    const granted = async () => {
+      let n = 0;
+      for (const r of replicas) for (let i = 0; i < 50; i++) if ((await r.acquire('p')).ok) n++;
+      return n;
+    };
+    const first = await granted();
+    clock += 60_000;
+    const second = await granted();
+    console.log(`fallback share: declared rpm 30, 3 replicas x 50 attempts -> ${first} granted, next window ${second}`);
+    expect([first, second]).toEqual([30, 30]);
+  });
+
+  it('share 1/3: "40 left" from the provider lets each replica use 13 of it until the reset', async () => {
+    let clock = 1_000_000;
+    const store = new MemoryKeyStore({ share: 1 / 3, now: () => clock });
+    await store.sync('p', ids(1));
+    const first = await store.acquire('p');
+    if (!first.ok) throw new Error('expected a key');
+    await store.report(first.lease, outcome('success', { limitRequests: 60, remainingRequests: 40, resetRequestsMs: 10_000 }));
+    let n = 0;
+    for (let i = 0; i < 40; i++) if ((await store.acquire('p')).ok) n++;
+    expect(n).toBe(13);
+    const none = await store.acquire('p');
+    expect(none).toEqual({ ok: false, waitMs: 10_000 });
+    clock += 10_001;
+    expect((await store.acquire('p')).ok).toBe(true); // the provider's window reset: what was learned no longer holds
+  });
+
+  it('adopts what Redis knew: cooling keys keep their end (shifted to this clock), parked keys stay out, budgets carry over', async () => {
+    const redis = connect();
+    const shared = newStore({}, redis);
+    await shared.sync('p', ids(5));
+    const lease = async () => {
+      const r = await shared.acquire('p');
+      if (!r.ok) throw new Error('expected a key');
+      return r.lease;
+    };
+    await shared.report(await lease(), outcome('rate_limited', { retryAfterMs: 30_000 })); // k00 cooling
+    await shared.report(await lease(), outcome('quota_exhausted')); // k01 suspended
+    await shared.setState('p', 'k02', 'disable'); // k02 operator-disabled
+    await shared.report(await lease(), outcome('success', { remainingRequests: 9, resetRequestsMs: 20_000 })); // k03: 9 left
+    const snapshot = await shared.snapshot('p');
+
+    const clockOffset = 5_000_000; // this replica's clock is far from Redis's
+    const memory = new MemoryKeyStore({ share: 1 / 3, now: () => Date.now() + clockOffset });
+    await memory.sync('p', ids(5));
+    memory.adopt(snapshot, Date.now() + clockOffset);
+    const mine = await memory.snapshot('p');
+    expect(mine.keys.map((k) => [k.id, k.state, k.reason ?? ''])).toEqual([
+      ['k00', 'cooling', 'rate_limited'],
+      ['k01', 'suspended', 'quota'],
+      ['k02', 'disabled', 'operator'],
+      ['k03', 'active', ''],
+      ['k04', 'active', ''],
+    ]);
+    expect(Math.abs(mine.keys[0]!.until! - mine.now - (snapshot.keys[0]!.until! - snapshot.now))).toBeLessThan(50);
+    expect(mine.keys[3]!.remainingRequests).toBe(3); // a third of the 9 the provider said were left
+    const picked: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await memory.acquire('p');
+      if (r.ok) picked.push(r.lease.keyId);
+    }
+    expect(Object.fromEntries(countBy(picked))).toEqual({ k03: 3, k04: 7 });
+  });
+});
+
+describe('RedisKeyStore when a pool vanishes from Redis', () => {
+  it('a pool whose keys were deleted (restart without persistence, FLUSHALL) is synced again by the next acquire', async () => {
+    const redis = connect();
+    const store = newStore({}, redis);
+    await store.sync('p', ids(3));
+    expect((await store.acquire('p')).ok).toBe(true);
+    const names = await redis.keys(`${store.policy.prefix}:*`);
+    expect(names.length).toBeGreaterThan(3);
+    await redis.del(...names);
+    const again = await Promise.all(Array.from({ length: 5 }, () => store.acquire('p')));
+    expect(again.every((r) => r.ok)).toBe(true);
+    expect((await store.snapshot('p')).keys.map((k) => k.state)).toEqual(['active', 'active', 'active']);
+    // A pool that was never synced by this store is simply empty.
+    expect(await newStore().acquire('p')).toEqual({ ok: false });
+  });
+});
