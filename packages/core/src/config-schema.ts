@@ -116,10 +116,20 @@ export function normalizePrefix(prefix: string): string {
 // A missing section is an empty one, so each field's own default applies.
 const section = <T extends z.ZodRawShape>(shape: T) => z.preprocess((v) => v ?? {}, z.object(shape).strict());
 
+const REDIS_URL = /^(rediss?|redis\+sentinel|redis\+cluster):\/\/\S*$/;
+
 const redis = section({
+  // memory:// = no Redis: one replica on its in-memory store (it cannot share state, so it does not scale out).
   url: z
     .string()
-    .regex(/^rediss?:\/\/\S*$/, 'must be a redis:// or rediss:// URL')
+    .refine(
+      (url) => REDIS_URL.test(url) || url === 'memory://',
+      'must be a redis://, rediss://, redis+sentinel://, redis+cluster:// or memory:// URL',
+    )
+    .refine(
+      (url) => !url.startsWith('redis+sentinel://') || /^redis\+sentinel:\/\/[^/]+\/[^/\s]+$/.test(url),
+      'a redis+sentinel:// URL names the master after the hosts: redis+sentinel://host:26379,host:26379/mymaster',
+    )
     .default('redis://127.0.0.1:6379'),
   // Prepended to every Redis key name; braces would break the `{pool}` Cluster hash tags.
   prefix: z
@@ -129,6 +139,16 @@ const redis = section({
   commandTimeoutMs: posInt.default(500),
   connectTimeoutMs: posInt.default(2000),
   failurePolicy: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
+  // fail-open: how a replica serves from its own memory while Redis is down, and how it comes back.
+  fallback: section({
+    // Each key's budget is divided by this while in fallback; `auto` = the replicas that sent a
+    // heartbeat to Redis recently (so N replicas together never spend a key N times over).
+    replicas: z.union([z.literal('auto'), posInt]).default('auto'),
+    // How often a healthy replica heartbeats and copies Redis's key states into its fallback.
+    refreshMs: posInt.default(10_000),
+    // How often a replica in fallback (or fail-closed and cut off) tries Redis again.
+    recoverEveryMs: posInt.default(1000),
+  }),
 });
 
 export const configSchema = z
@@ -146,7 +166,14 @@ export const configSchema = z
       on5xx: bool.default(false),
       onTimeout: bool.default(false),
     }),
-    timeouts: section({ headersMs: posInt.default(60_000), idleMs: posInt.default(120_000) }),
+    timeouts: section({
+      headersMs: posInt.default(60_000),
+      idleMs: posInt.default(120_000),
+      // Client side: a client must send its request headers within clientHeadersMs and its whole
+      // request within clientRequestMs, or its connection is closed (slowloris).
+      clientHeadersMs: posInt.default(20_000),
+      clientRequestMs: posInt.default(300_000),
+    }),
     backoff: section({
       baseMs: posInt.default(1000),
       factor: z.preprocess(toNumber, z.number().min(1)).default(2),

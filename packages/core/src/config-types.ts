@@ -14,7 +14,7 @@ export interface RotorConfig {
   metricsPort?: number;
   maxBodyBytes: number;
   retry: { maxAttempts: number; on5xx: boolean; onTimeout: boolean };
-  timeouts: { headersMs: number; idleMs: number };
+  timeouts: { headersMs: number; idleMs: number; clientHeadersMs: number; clientRequestMs: number };
   backoff: { baseMs: number; factor: number; maxMs: number; jitter: number };
   circuitBreaker: { failures: number };
   /** In-flight lease TTL: a crashed replica's leases expire after this. */
@@ -30,11 +30,23 @@ export type FailurePolicy = 'fail-open' | 'fail-closed';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface RedisConfig {
+  /** redis://, rediss://, redis+sentinel://hosts/<master>, redis+cluster://hosts, or memory:// (no Redis). */
   url: string;
   prefix: string;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   failurePolicy: FailurePolicy;
+  fallback: FallbackConfig;
+}
+
+/** fail-open: a replica's in-memory rotation while Redis is unreachable. */
+export interface FallbackConfig {
+  /** Each key's budget is divided by this in fallback; 'auto' = replicas seen alive through Redis. */
+  replicas: number | 'auto';
+  /** Heartbeat + copy of Redis's key states into the fallback, this often while Redis is healthy. */
+  refreshMs: number;
+  /** Try Redis again this often while cut off from it. */
+  recoverEveryMs: number;
 }
 
 /** Declared per-key budget. `windowMs` is 60 000 (a minute) unless a test scales it down. */

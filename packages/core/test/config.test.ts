@@ -106,12 +106,13 @@ describe('defaults', () => {
         commandTimeoutMs: 500,
         connectTimeoutMs: 2000,
         failurePolicy: 'fail-open',
+        fallback: { replicas: 'auto', refreshMs: 10000, recoverEveryMs: 1000 },
       },
       keyIdSecret: DEFAULT_KEY_ID_SECRET,
       clientTokens: [],
       maxBodyBytes: 10485760,
       retry: { maxAttempts: 3, on5xx: false, onTimeout: false },
-      timeouts: { headersMs: 60000, idleMs: 120000 },
+      timeouts: { headersMs: 60000, idleMs: 120000, clientHeadersMs: 20000, clientRequestMs: 300000 },
       backoff: { baseMs: 1000, factor: 2, maxMs: 60000, jitter: 0.2 },
       circuitBreaker: { failures: 5 },
       leaseTtlMs: 600000,
@@ -214,7 +215,7 @@ describe('environment', () => {
   it('names the unset variable inside a broken value', () => {
     const err = configError(minimal({ redis: { url: '${REDIS_SCHEME}://host' } }));
     expect(err.message).toContain(
-      'redis.url: must be a redis:// or rediss:// URL (${REDIS_SCHEME} is not set)',
+      'redis.url: must be a redis://, rediss://, redis+sentinel://, redis+cluster:// or memory:// URL (${REDIS_SCHEME} is not set)',
     );
   });
 
@@ -330,7 +331,17 @@ describe('bad fields name their path', () => {
       { redis: { failurePolicy: 'maybe' } },
       'redis.failurePolicy: must be one of fail-open, fail-closed',
     ],
-    ['redis url', { redis: { url: 'http://redis' } }, 'redis.url: must be a redis:// or rediss:// URL'],
+    [
+      'redis url',
+      { redis: { url: 'http://redis' } },
+      'redis.url: must be a redis://, rediss://, redis+sentinel://, redis+cluster:// or memory:// URL',
+    ],
+    [
+      'sentinel url without a master name',
+      { redis: { url: 'redis+sentinel://a:26379,b:26379' } },
+      'redis.url: a redis+sentinel:// URL names the master after the hosts: redis+sentinel://host:26379,host:26379/mymaster',
+    ],
+    ['fallback replicas', { redis: { fallback: { replicas: 0 } } }, 'redis.fallback.replicas'],
     [
       'backoff ceiling',
       { backoff: { baseMs: 5000, maxMs: 1000 } },
@@ -466,5 +477,20 @@ describe('loadConfig file errors', () => {
     const file = join(dir, 'dup.yaml');
     writeFileSync(file, 'port: 1\nport: 2\n');
     expect(() => loadConfig(file, {})).toThrow(/invalid YAML: Map keys must be unique/);
+  });
+});
+
+describe('redis urls', () => {
+  it.each([
+    'redis://127.0.0.1:6379',
+    'rediss://user:pw@redis.example:6380/2',
+    'redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster',
+    'redis+cluster://10.0.0.1:7000,10.0.0.2:7000',
+    'memory://',
+  ])('accepts %s', (url) => {
+    expect(parseConfig(minimal({ redis: { url, fallback: { replicas: '3' } } }), {}).redis).toMatchObject({
+      url,
+      fallback: { replicas: 3 },
+    });
   });
 });
