@@ -23,6 +23,10 @@
  *   <prefix>:{<pool>}:key:<keyId>:inflight ZSET  lease token -> hand-out number (`acquired` then),
  *                                          one per request in flight on this key: ZCARD = in-flight count
  *
+ * Outside any pool (no hash tag needed: one key):
+ *   <prefix>:replicas                ZSET  proxy replica id (random per process) -> ms epoch of its last
+ *                                          heartbeat; how many replicas share the keys, for the fallback
+ *
  * Key ids are keyed HMAC fingerprints (see @rotor/core keyId): no secret is ever part of a name or value.
  */
 export interface PoolKeys {
@@ -50,6 +54,10 @@ export function poolKeys(prefix: string, pool: string): PoolKeys {
     meta: `${base}meta`,
     keyPrefix: `${base}key:`,
   };
+}
+
+export function replicasKey(prefix: string): string {
+  return `${prefix}:replicas`;
 }
 
 export function keyHash(keys: PoolKeys, keyId: string): string {

@@ -93,16 +93,24 @@ const LEASE_REAP_BATCH = 16;
  */
 export class MemoryKeyStore implements KeyStore {
   readonly policy: StorePolicy;
-  readonly share: number;
+  private shareOfBudget: number;
   private readonly now: () => number;
   private readonly pools = new Map<string, MemPool>();
 
   constructor(options: MemoryStoreOptions = {}) {
     const { share = 1, now = Date.now, ...policy } = options;
-    if (!(share > 0 && share <= 1)) throw new Error(`share must be in (0, 1], got ${share}`);
     this.policy = { ...DEFAULT_POLICY, ...policy };
-    this.share = share;
+    this.shareOfBudget = checkShare(share);
     this.now = now;
+  }
+
+  get share(): number {
+    return this.shareOfBudget;
+  }
+
+  /** A new share (the number of live replicas changed); applies to budgets learned from now on. */
+  setShare(share: number): void {
+    this.shareOfBudget = checkShare(share);
   }
 
   async acquire(pool: string, options: AcquireOptions = {}): Promise<AcquireResult> {
@@ -457,6 +465,11 @@ export class MemoryKeyStore implements KeyStore {
   private reapLeases(p: MemPool, now: number): void {
     for (const member of p.leases.upTo(now, LEASE_REAP_BATCH)) this.releaseLease(p, member);
   }
+}
+
+function checkShare(share: number): number {
+  if (!(share > 0 && share <= 1)) throw new Error(`share must be in (0, 1], got ${share}`);
+  return share;
 }
 
 function newKey(id: string): MemKey {

@@ -60,6 +60,9 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
       sentinelRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
     });
   }
+  if (url.protocol === 'memory:') {
+    throw new Error('redis.url memory:// means no Redis: only a single `rotor proxy` runs on it (no worker, no shared state)');
+  }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new Error(`unsupported Redis URL scheme ${url.protocol} (redis, rediss, redis+sentinel, redis+cluster)`);
   }

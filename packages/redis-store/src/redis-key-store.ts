@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Outcome } from '@rotor/core';
-import { keyHash, poolKeys, type PoolKeys } from './keys';
+import { keyHash, poolKeys, replicasKey, type PoolKeys } from './keys';
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
@@ -163,6 +163,14 @@ export class RedisKeyStore implements KeyStore {
       );
     }
     return { added, removed, total: wanted.size };
+  }
+
+  /**
+   * Records this replica as alive and returns how many are (those heard from within `staleMs`): the
+   * fallback's divisor for each key's budget.
+   */
+  async heartbeat(replicaId: string, staleMs: number): Promise<number> {
+    return Number(await runScript(this.redis, 'heartbeat', [replicasKey(this.policy.prefix)], [replicaId, staleMs]));
   }
 
   snapshot(pool: string): Promise<PoolSnapshot> {

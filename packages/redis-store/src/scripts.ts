@@ -18,6 +18,7 @@ export const SCRIPT_FILES = {
   setState: 'set-state',
   syncKeys: 'sync-keys',
   removeKeys: 'remove-keys',
+  heartbeat: 'heartbeat',
 } as const;
 export type ScriptName = keyof typeof SCRIPT_FILES;
 

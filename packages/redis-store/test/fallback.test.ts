@@ -91,3 +91,15 @@ describe('RedisKeyStore when a pool vanishes from Redis', () => {
     expect(await newStore().acquire('p')).toEqual({ ok: false });
   });
 });
+
+describe('replica heartbeats', () => {
+  it('counts the replicas heard from recently; a silent one drops out', async () => {
+    const store = newStore();
+    expect(await store.heartbeat('a', 300)).toBe(1);
+    expect(await store.heartbeat('b', 300)).toBe(2);
+    expect(await store.heartbeat('c', 300)).toBe(3);
+    expect(await store.heartbeat('a', 300)).toBe(3);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await store.heartbeat('b', 300)).toBe(1);
+  });
+});
