@@ -6,7 +6,6 @@ import { stringify } from 'yaml';
 import { freePort } from '@rotor/testkit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 
 export interface Child {
   url: string;
@@ -29,7 +28,7 @@ async function waitFor(url: string, child: ChildProcess, output: () => string): 
 }
 
 function spawnNode(script: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(TSX, [path.join(REPO_ROOT, script), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });

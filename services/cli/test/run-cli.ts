@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
-const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 const MAIN = path.join(REPO_ROOT, 'services/cli/src/main.ts');
 
 export interface CliProcess {
@@ -16,7 +15,7 @@ export interface CliProcess {
 
 /** Runs `rotor <args>` as a real process, the way `pnpm rotor` does. */
 export function runCli(args: string[], env: Record<string, string | undefined>, cwd = REPO_ROOT): CliProcess {
-  const child = spawn(TSX, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

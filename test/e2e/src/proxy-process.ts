@@ -4,7 +4,6 @@ import { freePort } from '@rotor/testkit';
 import { waitForHttp } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
-const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 const CLI = path.join(REPO_ROOT, 'services/cli/src/main.ts');
 
 export interface ProxyProcess {
@@ -16,10 +15,10 @@ export interface ProxyProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** One `rotor proxy` replica as a real process, exactly as an operator starts it. */
+/** One `rotor proxy` replica as a real process, as production runs it: `node --import tsx` (one process, so signals reach it). */
 export async function startProxyProcess(configFile: string, env: Record<string, string> = {}): Promise<ProxyProcess> {
   const port = await freePort();
-  const child = spawn(TSX, [CLI, 'proxy'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'proxy'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile, PORT: String(port), ...env },
   });
