@@ -41,6 +41,7 @@ const secret = z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII witho
 
 const label = z
   .string()
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   .regex(/^[^\x00-\x1f\x7f]{1,64}$/, 'must be 1 to 64 characters, no control characters');
 
 const limits = z

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { CLIENT_TOKEN, openaiClient, startTopology, type Topology } from '../src';
 

@@ -1,7 +1,7 @@
 import { totalKeys, type RotorConfig } from '@rotor/core';
 import { createLogger, startProxy, type ProxyHandle } from '@rotor/proxy';
 import { ProbeScheduler, createLogger as createWorkerLogger, startWorker } from '@rotor/worker';
-import { findConfig, parseSource, type ConfigSource } from '../config-source';
+import { findConfig, parseSource } from '../config-source';
 import { DEMO_CLIENT_TOKEN, startDemo } from '../demo';
 import { onShutdown } from '../signals';
 
