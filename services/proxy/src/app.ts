@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { providers, routeFor } from '@rotor/core';
+import { isRotorError, providers, routeFor } from '@rotor/core';
 import { ADMIN_PREFIX, adminRouter } from './admin';
 import { ClientAuth } from './client-auth';
 import { sendRotorError } from './error-response';
@@ -90,6 +90,11 @@ export function buildApp(options: AppOptions): express.Express {
     }
     if (type === 'request.aborted' || type === 'request.size.invalid') {
       res.destroy();
+      return;
+    }
+    if (isRotorError(error) && error.operational) {
+      // e.g. an admin key action while Redis is unreachable: 503 with its own message.
+      sendRotorError(res, provider, error.code, error.message, error.retryAfterMs);
       return;
     }
     ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'request failed');

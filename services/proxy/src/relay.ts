@@ -1,11 +1,13 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Outcome, PoolConfig, Provider, RotorConfig } from '@rotor/core';
-import { providers } from '@rotor/core';
-import type { KeyStore, Lease } from '@rotor/redis-store';
+import { isRotorError, providers } from '@rotor/core';
+import type { AcquireResult, KeyStore, Lease } from '@rotor/redis-store';
 import type { Logger } from './logger';
 import { clientResponseHeaders, upstreamRequestHeaders } from './header-hygiene';
 import { readCapped } from './read-capped';
 import { sendRotorError } from './error-response';
+import { scrubBody, scrubHeaders } from './scrub';
+import { streamToClient } from './stream-response';
 import type { Upstream } from './upstream';
 import type { ProxyMetrics } from './metrics';
 
@@ -62,7 +64,14 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     ctx.metrics.request(pool.name, request.route, status, performance.now() - started - upstreamMs);
 
   for (let attempt = 0; attempt < retry.maxAttempts && !clientGone; ) {
-    const acquired = await ctx.store.acquire(pool.name, { exclude: tried });
+    let acquired: AcquireResult;
+    try {
+      acquired = await ctx.store.acquire(pool.name, { exclude: tried });
+    } catch (error) {
+      // Redis unreachable with redis.failurePolicy fail-closed: a clear 503, nothing sent upstream.
+      if (!isRotorError(error)) throw error;
+      return finish(sendRotorError(res, provider, error.code, error.message, error.retryAfterMs));
+    }
     if (!acquired.ok) {
       const waited = performance.now() - started;
       const wait = acquired.waitMs;
@@ -128,16 +137,39 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
 
     const { response } = result;
     const status = response.statusCode ?? 502;
+    const stream = (outcome: Outcome, prefix?: Buffer) =>
+      streamToClient(response, res, {
+        lease,
+        outcome,
+        attempts: tried.length,
+        provider,
+        idleMs: timeouts.idleMs,
+        ...(prefix ? { prefix } : {}),
+        onDone: (final) => void report(ctx, lease, final),
+      });
+    if (status >= 300 && status < 400 && response.headers.location !== undefined) {
+      // Never followed, and never passed on either: a client (or its SDK) would follow it, with its
+      // Rotor token, to wherever the provider (or whoever answers for it) points.
+      response.destroy();
+      const learned = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
+      ctx.metrics.attempt(pool.name, lease.keyId, 'client_error');
+      void report(ctx, lease, { ...learned, kind: 'client_error' });
+      const message = `the provider answered with a redirect (${status}); Rotor follows no redirect and passes none on`;
+      return finish(sendRotorError(res, provider, 'upstream_unreachable', message));
+    }
     if (status < 400) {
       const outcome = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
       ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
-      streamToClient(ctx, response, res, lease, outcome, tried.length);
+      stream(outcome);
       return finish(status);
     }
 
     const { chunks, complete } = await readCapped(response, ERROR_BODY_CAP);
-    const body = Buffer.concat(chunks);
-    const outcome = provider.classify({ status, headers: response.headers, body: body.toString('utf8'), nowMs: Date.now() });
+    const raw = Buffer.concat(chunks);
+    const outcome = provider.classify({ status, headers: response.headers, body: raw.toString('utf8'), nowMs: Date.now() });
+    // Some providers quote the key in an error body: none of the pool's secrets is passed on.
+    const poolSecrets = [...(ctx.secrets.get(pool.name)?.values() ?? [])];
+    const body = scrubBody(raw, poolSecrets);
     ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
     const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
     const retryable = keyProblem || (outcome.kind === 'server_error' && retry.on5xx);
@@ -148,7 +180,8 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       continue;
     }
     if (!complete) {
-      streamToClient(ctx, response, res, lease, outcome, tried.length, body);
+      response.headers = scrubHeaders(response.headers, poolSecrets);
+      stream(outcome, body);
       return finish(status);
     }
     report(ctx, lease, outcome);
@@ -157,59 +190,16 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       const message = `the provider refused the key(s) of pool "${pool.name}" (${status})`;
       return finish(sendRotorError(res, provider, 'upstream_unreachable', message));
     }
-    res.writeHead(status, { ...clientResponseHeaders(response.headers), 'x-rotor-attempts': String(tried.length) });
+    res.writeHead(status, {
+      ...clientResponseHeaders(scrubHeaders(response.headers, poolSecrets)),
+      'x-rotor-attempts': String(tried.length),
+    });
     res.end(body);
     return finish(status);
   }
   if (!res.headersSent && !clientGone) {
     finish(sendRotorError(res, provider, 'upstream_unreachable', 'no key of this pool could serve the request'));
   }
-}
-
-/** Commits the response: status and headers now, then the body piped with backpressure. */
-function streamToClient(
-  ctx: RelayContext,
-  response: IncomingMessage,
-  res: ServerResponse,
-  lease: Lease,
-  outcome: Outcome,
-  attempts: number,
-  prefix?: Buffer,
-): void {
-  res.writeHead(response.statusCode ?? 502, {
-    ...clientResponseHeaders(response.headers),
-    'x-rotor-key-id': lease.keyId,
-    'x-rotor-attempts': String(attempts),
-  });
-  if (prefix) res.write(prefix);
-  let final = outcome;
-  let idle: NodeJS.Timeout | undefined;
-  const idleMs = ctx.config.timeouts.idleMs;
-  const armIdle = () => {
-    clearTimeout(idle);
-    idle = setTimeout(() => {
-      final = { ...outcome, kind: 'timeout' };
-      response.destroy();
-    }, idleMs);
-  };
-  armIdle();
-  response.on('data', armIdle);
-  let reported = false;
-  const done = () => {
-    if (reported) return;
-    reported = true;
-    clearTimeout(idle);
-    // Upstream died mid-stream: the client cannot be answered any more; close its stream.
-    if (!response.complete && !res.writableFinished) res.destroy();
-    report(ctx, lease, final);
-  };
-  response.once('end', done);
-  response.once('close', done);
-  res.once('close', () => {
-    if (!response.complete) response.destroy();
-  });
-  response.pipe(res);
-  response.resume();
 }
 
 function sendExhausted(

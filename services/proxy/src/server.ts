@@ -1,14 +1,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RotorConfig } from '@rotor/core';
-import { RedisKeyStore, createRedisClient, preloadScripts } from '@rotor/redis-store';
+import type { KeyStore } from '@rotor/redis-store';
 import type { Cluster, Redis } from 'ioredis';
-import { buildApp, type Readiness } from './app';
+import { buildApp } from './app';
 import { createLogger, type Logger } from './logger';
 import { ProxyMetrics } from './metrics';
 import { secretsByPool, syncPools } from './pool-sync';
 import type { RelayContext } from './relay';
+import type { StoreMode } from './resilient-store';
+import { closeRedis, displayUrl, openStore } from './store-setup';
 import { Upstream } from './upstream';
+
+export { closeRedis, displayUrl };
 
 export interface ProxyOptions {
   logger?: Logger;
@@ -23,72 +27,48 @@ export interface ProxyHandle {
   url: string;
   port: number;
   server: http.Server;
-  store: RedisKeyStore;
-  redis: Redis | Cluster;
+  /** The key store the replica uses (Redis behind the fail-open / fail-closed switch, or memory://). */
+  store: KeyStore;
+  /** Undefined with `redis.url: memory://`. */
+  redis?: Redis | Cluster;
+  /** shared / fallback / unavailable (Redis), or memory. */
+  storeMode(): StoreMode | 'memory';
   metrics: ProxyMetrics;
   /** Applies a new config without dropping traffic: keys added/removed, the rest keep their state. */
   reload(config: RotorConfig): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Redis URL without its password, for messages. */
-export function displayUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
-}
-
 export async function startProxy(config: RotorConfig, options: ProxyOptions = {}): Promise<ProxyHandle> {
   const logger = options.logger ?? createLogger(config.log.level);
-  const redis = createRedisClient({
-    url: config.redis.url,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-    connectTimeoutMs: config.redis.connectTimeoutMs,
-    offlineQueue: false,
-    lazyConnect: true,
-  });
-  redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(
-      `Redis at ${displayUrl(config.redis.url)} did not answer (${(error as Error).message}). ` +
-        'Start one (redis-server) or point REDIS_URL at yours.',
-    );
-  }
-  const store = new RedisKeyStore(redis, {
-    prefix: config.redis.prefix,
-    leaseTtlMs: config.leaseTtlMs,
-    backoff: config.backoff,
-    breakerFailures: config.circuitBreaker.failures,
-  });
-  await preloadScripts(redis);
-  await syncPools(config, store);
-
   const metrics = new ProxyMetrics(Object.keys(config.pools));
+  // The store re-syncs Redis from the config in force after an outage (it changes on reload).
+  let inForce = config;
+  const opened = await openStore(config, () => inForce, logger, metrics);
+  const { store } = opened;
   const ctx: RelayContext = {
     config,
-    // Timed and error-counted per op (rotor_redis_*): wrap the Redis store itself, not a fallback around it.
-    store: metrics.instrumentStore(store),
+    store,
     logger,
     metrics,
     upstreams: new Map(Object.values(config.pools).map((pool) => [pool.name, new Upstream(pool.baseUrl)])),
     secrets: secretsByPool(config),
     ...(options.onKeyParked ? { onKeyParked: options.onKeyParked } : {}),
   };
-  const readiness = async (): Promise<Readiness> => {
-    if (redis.status !== 'ready') return { status: 'unavailable', detail: `redis ${redis.status}` };
-    try {
-      await redis.ping();
-      return { status: 'ready', detail: 'redis reachable, scripts loaded' };
-    } catch (error) {
-      return { status: 'unavailable', detail: `redis: ${(error as Error).message}` };
-    }
-  };
-  const app = buildApp({ relay: ctx, readiness, serveMetrics: config.metricsPort === undefined });
-  const server = http.createServer(app);
+  const app = buildApp({ relay: ctx, readiness: opened.readiness, serveMetrics: config.metricsPort === undefined });
+  const { clientHeadersMs, clientRequestMs } = config.timeouts;
+  const server = http.createServer(
+    {
+      // Slowloris: a client that has not sent its headers (or its whole request) in time is cut off,
+      // checked every second rather than Node's default 30 s.
+      headersTimeout: Math.min(clientHeadersMs, clientRequestMs),
+      requestTimeout: clientRequestMs,
+      connectionsCheckingInterval: Math.min(1000, clientHeadersMs),
+    },
+    app,
+  );
   // Keep-alive from a load balancer outlives Node's 5 s default less often than it races it.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   await listen(server, options.port ?? config.port, config.host);
   const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(metrics, config);
   const port = (server.address() as AddressInfo).port;
@@ -98,7 +78,8 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     port,
     server,
     store,
-    redis,
+    ...(opened.redis ? { redis: opened.redis } : {}),
+    storeMode: opened.mode,
     metrics,
     reload: async (next) => {
       await syncPools(next, store);
@@ -111,13 +92,14 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
       }
       ctx.secrets = secretsByPool(next);
       ctx.config = next;
+      inForce = next;
       logger.info({ pools: Object.keys(next.pools).length }, 'config reloaded');
     },
     close: async () => {
       await drain(server, options.drainTimeoutMs ?? 10_000);
       metricsServer?.close();
       for (const upstream of ctx.upstreams.values()) upstream.close();
-      await closeRedis(redis);
+      await opened.close();
     },
   };
 }
@@ -154,15 +136,4 @@ async function startMetricsServer(metrics: ProxyMetrics, config: RotorConfig): P
   });
   await listen(server, config.metricsPort!, config.host);
   return server;
-}
-
-/** QUIT when Redis answers (pending replies arrive first), else drop the connection: never hang here. */
-export async function closeRedis(redis: Redis | Cluster, timeoutMs = 2000): Promise<void> {
-  if (redis.status !== 'ready') {
-    redis.disconnect();
-    return;
-  }
-  const timer = setTimeout(() => redis.disconnect(), timeoutMs);
-  await redis.quit().catch(() => redis.disconnect());
-  clearTimeout(timer);
 }

@@ -1,31 +1,70 @@
 import http from 'node:http';
 import { spawnRedis, type RedisProcess } from '@rotor/testkit';
+import type { Readiness } from '../src/app';
 import { CLIENT_TOKEN, startRig, type Rig } from './harness';
 
 describe('readiness', () => {
   let redis: RedisProcess;
-  let rig: Rig;
-  beforeAll(async () => {
-    redis = await spawnRedis();
-    rig = await startRig({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await rig.close();
-    await redis.kill();
+  afterEach(async () => {
+    await redis?.kill();
   });
 
-  it('/healthz is up; /readyz is ready while Redis answers and 503 once it is gone', async () => {
-    expect((await fetch(`${rig.proxy.url}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${rig.proxy.url}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready' });
-    await redis.kill();
-    const down = await fetch(`${rig.proxy.url}/readyz`);
-    expect(down.status).toBe(503);
-    expect(await down.json()).toMatchObject({ status: 'unavailable' });
-    expect((await fetch(`${rig.proxy.url}/healthz`)).status).toBe(200);
+  const chat = (rig: Rig) =>
+    fetch(`${rig.proxy.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it('fail-open (default): /readyz ready, then 200 degraded while Redis is gone (requests still served), then ready again', async () => {
+    redis = await spawnRedis();
+    const rig = await startRig({ redisUrl: redis.url, config: { redis: { url: redis.url, fallback: { recoverEveryMs: 100 } } } });
+    try {
+      expect((await fetch(`${rig.proxy.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${rig.proxy.url}/readyz`);
+      expect([ready.status, ((await ready.json()) as Readiness).status]).toEqual([200, 'ready']);
+      await redis.kill();
+      const down = await fetch(`${rig.proxy.url}/readyz`);
+      const body = (await down.json()) as Readiness;
+      expect([down.status, body.status]).toEqual([200, 'degraded']);
+      expect(body.detail).toContain("in-memory rotation (fail-open)");
+      expect((await chat(rig)).status).toBe(200);
+      expect(rig.proxy.storeMode()).toBe('fallback');
+      expect(await rig.proxy.metrics.registry.getSingleMetricAsString('rotor_fallback_mode')).toMatch(/rotor_fallback_mode 1/);
+      redis = await redis.restart();
+      await waitUntil(() => rig.proxy.storeMode() === 'shared', 5000);
+      expect(((await (await fetch(`${rig.proxy.url}/readyz`)).json()) as Readiness).status).toBe('ready');
+      expect((await chat(rig)).status).toBe(200);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('fail-closed: /readyz 503 unavailable and requests get 503 redis_unavailable while Redis is gone', async () => {
+    redis = await spawnRedis();
+    const rig = await startRig({ redisUrl: redis.url, config: { redis: { url: redis.url, failurePolicy: 'fail-closed' } } });
+    try {
+      await redis.kill();
+      const down = await fetch(`${rig.proxy.url}/readyz`);
+      expect([down.status, ((await down.json()) as Readiness).status]).toEqual([503, 'unavailable']);
+      const refused = await chat(rig);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('x-rotor-error')).toBe('redis_unavailable');
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('fail-closed');
+      expect(rig.sim.totals().calls).toBe(0);
+    } finally {
+      await rig.close();
+    }
   });
 });
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 describe('graceful shutdown', () => {
   it('stops accepting, lets an in-flight stream finish, then closes', async () => {
@@ -55,7 +94,7 @@ describe('graceful shutdown', () => {
     await closing;
     expect(Date.now() - started).toBeLessThan(2000); // no wait for keep-alive timeouts
     await new Promise((r) => setTimeout(r, 50));
-    expect(rig.proxy.redis.status).toBe('end');
+    expect(rig.proxy.redis!.status).toBe('end');
     await rig.sim.close();
   });
 });

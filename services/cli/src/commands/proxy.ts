@@ -38,7 +38,8 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
       );
     },
   });
-  scheduler ??= await ProbeScheduler.open(config);
+  // memory:// has no Redis, so no queue and no worker: keys out of rotation stay out until a restart.
+  if (config.redis.url !== 'memory://') scheduler ??= await ProbeScheduler.open(config);
   announce(config, handle, demo);
   if (worker) console.log(`rotor worker (same process): metrics on http://${config.host}:${worker.metricsPort}/metrics`);
   process.on('SIGHUP', () => {

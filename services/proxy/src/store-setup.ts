@@ -1,0 +1,150 @@
+import type { RotorConfig } from '@rotor/core';
+import { MemoryKeyStore, RedisKeyStore, createRedisClient, preloadScripts, type KeyStore } from '@rotor/redis-store';
+import type { Cluster, Redis } from 'ioredis';
+import type { Readiness } from './app';
+import type { Logger } from './logger';
+import type { ProxyMetrics } from './metrics';
+import { syncPools } from './pool-sync';
+import { ResilientKeyStore, type StoreMode } from './resilient-store';
+
+export const MEMORY_URL = 'memory://';
+
+export interface ProxyStore {
+  /** What the request path and the admin API call. */
+  store: KeyStore;
+  /** The Redis connection; undefined with `redis.url: memory://`. */
+  redis?: Redis | Cluster;
+  mode(): StoreMode | 'memory';
+  readiness(): Promise<Readiness>;
+  close(): Promise<void>;
+}
+
+/** Redis URL without its password, for messages. */
+export function displayUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//');
+}
+
+/**
+ * The proxy's key store: Redis behind the fail-open / fail-closed switch (see ResilientKeyStore), or,
+ * with `redis.url: memory://`, this process's memory alone. Redis must answer at start (a wrong
+ * REDIS_URL stops the process with a clear message instead of running alone unnoticed); once running,
+ * an outage is survived. `current` returns the config in force (it changes on reload).
+ */
+export async function openStore(
+  config: RotorConfig,
+  current: () => RotorConfig,
+  logger: Logger,
+  metrics: ProxyMetrics,
+): Promise<ProxyStore> {
+  const policy = {
+    prefix: config.redis.prefix,
+    leaseTtlMs: config.leaseTtlMs,
+    backoff: config.backoff,
+    breakerFailures: config.circuitBreaker.failures,
+  };
+  if (config.redis.url === MEMORY_URL) return openMemoryStore(config, policy, logger, metrics);
+
+  const redis = createRedisClient({
+    url: config.redis.url,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    connectTimeoutMs: config.redis.connectTimeoutMs,
+    offlineQueue: false,
+    lazyConnect: true,
+  });
+  redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
+  try {
+    // connectTimeout covers the TCP connect; a Redis that accepts but never answers (stopped, overloaded)
+    // would hang the ready check: bounded here too.
+    await withTimeout(redis.connect(), config.redis.connectTimeoutMs + config.redis.commandTimeoutMs, 'no answer');
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(
+      `Redis at ${displayUrl(config.redis.url)} did not answer (${(error as Error).message}). ` +
+        'Start one (redis-server) or point REDIS_URL at yours.',
+    );
+  }
+  const redisStore = new RedisKeyStore(redis, policy);
+  await preloadScripts(redis);
+  await syncPools(config, redisStore);
+
+  const fallback = new MemoryKeyStore(policy);
+  await syncPools(config, fallback);
+  const store = new ResilientKeyStore({
+    redis: redisStore,
+    // Timed and error-counted per op (rotor_redis_*): the Redis store itself, not the switch around it.
+    shared: metrics.instrumentStore(redisStore),
+    fallback,
+    config: config.redis,
+    resync: async () => {
+      await preloadScripts(redis);
+      await syncPools(current(), redisStore);
+    },
+    pools: () => Object.keys(current().pools),
+    logger,
+    onModeChange: (mode) => metrics.setFallback(mode === 'fallback'),
+  });
+  await store.refresh();
+
+  return {
+    store,
+    redis,
+    mode: () => store.mode,
+    readiness: async () => {
+      const mode = await store.check();
+      if (mode === 'shared') return { status: 'ready', detail: 'redis reachable, scripts loaded' };
+      const { since, reason, replicas } = store.status();
+      const down = `redis unreachable since ${new Date(since).toISOString()} (${reason})`;
+      if (mode === 'fallback') {
+        return {
+          status: 'degraded',
+          detail: `${down}: serving from this replica's in-memory rotation (fail-open), each key at 1/${replicas} of its budget`,
+        };
+      }
+      return { status: 'unavailable', detail: `${down}: redis.failurePolicy is fail-closed, requests get 503` };
+    },
+    close: async () => {
+      store.close();
+      await closeRedis(redis);
+    },
+  };
+}
+
+async function openMemoryStore(
+  config: RotorConfig,
+  policy: ConstructorParameters<typeof MemoryKeyStore>[0],
+  logger: Logger,
+  metrics: ProxyMetrics,
+): Promise<ProxyStore> {
+  const store = new MemoryKeyStore(policy);
+  await syncPools(config, store);
+  const detail =
+    'no Redis (redis.url memory://): key state lives in this process only; run ONE replica, as more would ' +
+    'each spend every key in full and share no cooldowns';
+  logger.warn(`NO REDIS: ${detail}`);
+  metrics.setFallback(true);
+  return {
+    store,
+    mode: () => 'memory',
+    readiness: async () => ({ status: 'degraded', detail }),
+    close: async () => {},
+  };
+}
+
+/** QUIT when Redis answers (pending replies arrive first), else drop the connection: never hang here. */
+export async function closeRedis(redis: Redis | Cluster, timeoutMs = 2000): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => redis.disconnect(), timeoutMs);
+  await redis.quit().catch(() => redis.disconnect());
+  clearTimeout(timer);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
