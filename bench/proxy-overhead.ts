@@ -1,81 +1,175 @@
 /**
- * Overhead of one Rotor replica on the happy path: requests/s and p50/p99 latency of a small chat
- * completion, direct to the simulated provider vs through `rotor proxy`, at fixed concurrency.
- * Rounds alternate (direct, rotor, direct, rotor, ...) so drift hits both alike; medians are printed
- * with the ratio rotor / direct and the added latency.
+ * Overhead on the happy path: requests/s and p50/p99 latency of a small chat completion (JSON, and
+ * streamed as SSE) at fixed concurrency, for four targets side by side:
+ *   direct          the simulated provider itself
+ *   bare hop        bench/baselines/bare-proxy.ts: node:http forwarding with one fixed key (the floor)
+ *   rotor x1        one `rotor proxy` replica
+ *   rotor x3 (lb)   three replicas behind nginx (one Redis, one shared state)
+ * for each upstream latency (the sim's --latency-ms). Every target is its own process; autocannon runs
+ * here. Rounds are interleaved A/B (order reversed every other round) so drift hits every target alike;
+ * medians of the rounds are printed, with ratios and added latency taken per round (paired) and then
+ * the median.
  *
  *   pnpm --filter @rotor/bench proxy-overhead
- *   (env: LATENCY_MS=0 CONNECTIONS=50 SECONDS=5 ROUNDS=3)
+ *   (env: LATENCIES=0,50 MODES=json,sse CONNECTIONS=50 ROUND_SECONDS=3 ROUNDS=3)
  */
-import autocannon from 'autocannon';
-import { spawnRedis } from '@rotor/testkit';
-import { BENCH_TOKEN, startRotor, startSim } from './lib/processes';
-import { fmt, median } from './lib/stats';
+import { CHAT_BODY, STREAM_BODY, loadTest, type LoadFigures } from './lib/load';
+import {
+  BENCH_TOKEN,
+  Group,
+  runMain,
+  startBareProxy,
+  startNginx,
+  startRedis,
+  startRotorReplicas,
+  startSim,
+  writeRotorConfig,
+  type Child,
+} from './lib/processes';
+import { fmt, median, printTable } from './lib/stats';
 
-const LATENCY_MS = Number(process.env.LATENCY_MS ?? 0);
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
-const SECONDS = Number(process.env.SECONDS ?? 5);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+export const TARGETS = ['direct', 'bare hop', 'rotor x1', 'rotor x3 (lb)'] as const;
+export type Target = (typeof TARGETS)[number];
+export type Mode = 'json' | 'sse';
 
-const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
-
-interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
+export interface OverheadOptions {
+  latencies: number[];
+  modes: Mode[];
+  connections: number;
+  seconds: number;
+  rounds: number;
 }
 
-async function load(url: string, token: string, seconds = SECONDS): Promise<Figures> {
-  const result = await autocannon({
-    url: `${url}/v1/chat/completions`,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: seconds,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: BODY,
-  });
+export interface OverheadCase {
+  latencyMs: number;
+  mode: Mode;
+  connections: number;
+  /** Medians of the rounds per target. */
+  figures: Record<Target, LoadFigures>;
+  /** Median over rounds of (target req/s ÷ bare hop req/s in the same round). */
+  throughputVsBare: Record<Target, number>;
+  /** Median over rounds of (target latency − direct latency in the same round), ms. */
+  addedP50: Record<Target, number>;
+  addedP99: Record<Target, number>;
+}
+
+export function optionsFromEnv(): OverheadOptions {
+  const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
   return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx,
+    latencies: list('LATENCIES', '0,50').map(Number),
+    modes: list('MODES', 'json,sse') as Mode[],
+    connections: Number(process.env.CONNECTIONS ?? 50),
+    seconds: Number(process.env.ROUND_SECONDS ?? 3),
+    rounds: Number(process.env.ROUNDS ?? 3),
   };
 }
 
-async function main(): Promise<void> {
-  const redis = await spawnRedis();
-  const sim = await startSim(LATENCY_MS);
-  const rotor = await startRotor(sim.url, redis.url);
+interface Endpoint {
+  url: string;
+  token: string;
+}
+
+function byTarget<T>(make: (target: Target) => T): Record<Target, T> {
+  return Object.fromEntries(TARGETS.map((t) => [t, make(t)])) as Record<Target, T>;
+}
+
+export async function runOverhead(options: OverheadOptions): Promise<OverheadCase[]> {
+  const group = new Group();
   try {
-    await load(sim.url, 'sk-direct', 1); // warm-up: JIT, sockets, script cache
-    await load(rotor.url, BENCH_TOKEN, 1);
-    const direct: Figures[] = [];
-    const through: Figures[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      direct.push(await load(sim.url, 'sk-direct'));
-      through.push(await load(rotor.url, BENCH_TOKEN));
+    const redis = group.add(await startRedis());
+    const sims = new Map<number, Child>();
+    const bares = new Map<number, Child>();
+    for (const latency of options.latencies) {
+      const sim = group.add(await startSim({ latencyMs: latency }));
+      sims.set(latency, sim);
+      bares.set(latency, group.add(await startBareProxy(sim.url)));
     }
-    const row = (name: string, runs: Figures[]) => {
-      const m = { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) };
-      const errors = runs.reduce((sum, r) => sum + r.errors, 0);
-      console.log(`${name.padEnd(16)} ${fmt(m.rps, 0).padStart(8)} ${fmt(m.p50, 2).padStart(8)} ${fmt(m.p99, 2).padStart(8)} ${String(errors).padStart(7)}`);
-      return m;
-    };
-    console.log(`\nhappy path, upstream latency ${LATENCY_MS} ms, ${CONNECTIONS} connections, ${ROUNDS} x ${SECONDS} s rounds (medians)`);
-    console.log('target             req/s   p50 ms   p99 ms  errors');
-    const d = row('direct', direct);
-    const r = row('rotor (1 replica)', through);
-    console.log(`\nrotor / direct throughput: ${fmt(r.rps / d.rps, 2)}`);
-    console.log(`added latency: p50 +${fmt(r.p50 - d.p50, 2)} ms, p99 +${fmt(r.p99 - d.p99, 2)} ms`);
+    // One pool per upstream latency, routed at /lat<ms>; 5 keys, limits far above the load.
+    const config = writeRotorConfig(
+      redis.url,
+      Object.fromEntries(
+        options.latencies.map((latency) => [
+          `lat${latency}`,
+          { baseUrl: `${sims.get(latency)!.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-overhead-${latency}-${i}`) },
+        ]),
+      ),
+    );
+    const replicas = (await startRotorReplicas(config, 3)).map((r) => group.add(r));
+    const lb = group.add(await startNginx(replicas.map((r) => r.port)));
+
+    const endpoints = (latency: number): Record<Target, Endpoint> => ({
+      direct: { url: `${sims.get(latency)!.url}/v1/chat/completions`, token: 'sk-direct' },
+      'bare hop': { url: `${bares.get(latency)!.url}/v1/chat/completions`, token: 'ignored-by-the-bare-hop' },
+      'rotor x1': { url: `${replicas[0]!.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
+      'rotor x3 (lb)': { url: `${lb.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
+    });
+
+    const cases: OverheadCase[] = [];
+    for (const latency of options.latencies) {
+      for (const mode of options.modes) {
+        const body = mode === 'sse' ? STREAM_BODY : CHAT_BODY;
+        const targets = endpoints(latency);
+        const run = (target: Target, seconds: number) =>
+          loadTest({ ...targets[target], body, connections: options.connections, seconds });
+        // Warm-up: JIT, keep-alive sockets, script cache, nginx upstream connections.
+        for (const target of TARGETS) await run(target, 1);
+        const rounds: Record<Target, LoadFigures>[] = [];
+        for (let round = 0; round < options.rounds; round++) {
+          const order = round % 2 === 0 ? [...TARGETS] : [...TARGETS].reverse();
+          const figures: Partial<Record<Target, LoadFigures>> = {};
+          for (const target of order) figures[target] = await run(target, options.seconds);
+          rounds.push(figures as Record<Target, LoadFigures>);
+        }
+        const of = (target: Target, pick: (f: LoadFigures) => number) => median(rounds.map((r) => pick(r[target])));
+        const result: OverheadCase = {
+          latencyMs: latency,
+          mode,
+          connections: options.connections,
+          figures: byTarget((t) => ({
+            rps: of(t, (f) => f.rps),
+            p50: of(t, (f) => f.p50),
+            p99: of(t, (f) => f.p99),
+            ok: rounds.reduce((sum, r) => sum + r[t].ok, 0),
+            errors: rounds.reduce((sum, r) => sum + r[t].errors, 0),
+          })),
+          throughputVsBare: byTarget((t) => median(rounds.map((r) => r[t].rps / r['bare hop'].rps))),
+          addedP50: byTarget((t) => median(rounds.map((r) => r[t].p50 - r.direct.p50))),
+          addedP99: byTarget((t) => median(rounds.map((r) => r[t].p99 - r.direct.p99))),
+        };
+        printCase(result, options);
+        cases.push(result);
+      }
+    }
+    return cases;
   } finally {
-    await rotor.stop();
-    await sim.stop();
-    await redis.kill();
+    await group.stop();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+function printCase(c: OverheadCase, options: OverheadOptions): void {
+  console.log(
+    `\n${c.mode.toUpperCase()}, upstream latency ${c.latencyMs} ms, ${c.connections} connections, ` +
+      `${options.rounds} x ${options.seconds} s interleaved rounds (medians; ratios and added latency paired per round)`,
+  );
+  printTable(
+    ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'x bare req/s', '+p50 ms', '+p99 ms'],
+    TARGETS.map((t) => [
+      t,
+      fmt(c.figures[t].rps, 0),
+      fmt(c.figures[t].p50, 2),
+      fmt(c.figures[t].p99, 2),
+      c.figures[t].errors,
+      fmt(c.throughputVsBare[t], 2),
+      t === 'direct' ? '-' : fmt(c.addedP50[t], 2),
+      t === 'direct' ? '-' : fmt(c.addedP99[t], 2),
+    ]),
+  );
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const options = optionsFromEnv();
+    console.log(`proxy overhead: latencies ${options.latencies.join(', ')} ms, modes ${options.modes.join(', ')}`);
+    await runOverhead(options);
+  });
+}

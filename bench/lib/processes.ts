@@ -1,9 +1,15 @@
+/**
+ * Every process a benchmark measures runs as its own child process, so the load generator never
+ * shares an event loop with what it measures. Each child is tracked: `Group.stop()` ends a
+ * benchmark's children in reverse start order, and whatever is still alive when this process exits
+ * (normally, on an error, on Ctrl-C) is SIGKILLed.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '@rotor/testkit';
+import { freePort, spawnRedis } from '@rotor/testkit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -13,8 +19,118 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-async function waitFor(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+// ---- process tracking ---------------------------------------------------------------------------
+
+const live = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+function killAllNow(): void {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+process.once('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+/** The children of one benchmark: stopped together, last started first. */
+export class Group {
+  private readonly children: Child[] = [];
+
+  add<T extends Child>(child: T): T {
+    this.children.push(child);
+    return child;
+  }
+
+  async stop(): Promise<void> {
+    while (this.children.length > 0) {
+      const child = this.children.pop()!;
+      await child.stop().catch(() => undefined);
+    }
+  }
+}
+
+/** Runs a benchmark's main and exits: 0, or 1 with the error; children are killed either way. */
+export function runMain(main: () => Promise<unknown>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
+
+function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the first line the process writes to stdout. */
+  firstLine: Promise<string>;
+}
+
+/** `node [--import tsx] <script>` from the repo root, with a minimal environment. */
+function spawnNode(script: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Spawned {
+  const child = track(
+    spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    }),
+  );
+  let out = '';
+  let stdout = '';
+  const firstLine = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const newline = stdout.indexOf('\n');
+      if (newline >= 0) resolve(stdout.slice(0, newline).trim());
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before it was ready:\n${out}`)));
+  });
+  firstLine.catch(() => undefined);
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
+  return { child, output: () => out, firstLine };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()}: not ready within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitForHttp(url: string, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}):\n${output()}`);
     try {
@@ -27,64 +143,177 @@ async function waitFor(url: string, child: ChildProcess, output: () => string): 
   throw new Error(`${url} did not answer:\n${output()}`);
 }
 
-function spawnNode(script: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
-  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
-  return { child, output: () => out };
+/** A child that prints its URL as its first stdout line. */
+async function startPrintingUrl(script: string, args: string[]): Promise<Child> {
+  const { child, output, firstLine } = spawnNode(script, args);
+  const stop = stopper(child);
+  try {
+    const url = await withTimeout(firstLine, 30_000, () => `${script}\n${output()}`);
+    if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) throw new Error(`${script} printed "${url}" instead of its URL`);
+    return { url, pid: child.pid!, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
+// ---- the processes ------------------------------------------------------------------------------
+
+/** A private redis-server (never the machine's 6379), killed with the benchmark. */
+export async function startRedis(): Promise<Child> {
+  const redis = await spawnRedis();
+  track(redis.process);
+  return { url: redis.url, pid: redis.process.pid!, stop: () => redis.kill() };
 }
 
-/** The simulated provider in its own process, accepting any key with limits too high to matter. */
-export async function startSim(latencyMs: number): Promise<Child> {
-  const port = await freePort();
-  const { child, output } = spawnNode('test/sim-provider/src/main.ts', [
-    '--port', String(port), '--accept-any-key', '--rpm', '1000000000', '--latency-ms', String(latencyMs),
+export interface SimSpec {
+  latencyMs?: number;
+  /** SSE content chunks per streamed answer and the pause between them. */
+  chunks?: number;
+  chunkDelayMs?: number;
+}
+
+/** The simulated provider (its CLI) in its own process, accepting any key with limits too high to matter. */
+export function startSim(spec: SimSpec = {}): Promise<Child> {
+  return startPrintingUrl('test/sim-provider/src/main.ts', [
+    '--port', '0', '--accept-any-key', '--rpm', '1000000000',
+    '--latency-ms', String(spec.latencyMs ?? 0),
+    '--chunks', String(spec.chunks ?? 5),
+    '--chunk-delay-ms', String(spec.chunkDelayMs ?? 0),
   ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/v1/models`, child, output);
-  return { url, pid: child.pid!, stop: stopper(child) };
+}
+
+export const BARE_KEY = 'sk-bare-hop';
+
+/** The floor: a bare node:http forwarding proxy with one fixed key (bench/baselines/bare-proxy.ts). */
+export function startBareProxy(targetUrl: string): Promise<Child> {
+  return startPrintingUrl('bench/baselines/bare-proxy.ts', ['--target', targetUrl, '--key', BARE_KEY]);
+}
+
+export interface NaivePool {
+  baseUrl: string;
+  keys: string[];
+}
+
+/** The naive rotator (bench/baselines/naive-rotator.ts): pools routed at `/<pool>`, in-memory round robin. */
+export function startNaiveRotator(pools: Record<string, NaivePool>): Promise<Child> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-bench-naive-'));
+  const file = path.join(dir, 'pools.json');
+  fs.writeFileSync(file, JSON.stringify(pools));
+  return startPrintingUrl('bench/baselines/naive-rotator.ts', ['--pools', file]);
 }
 
 export const BENCH_TOKEN = 'bench-client-token';
 
-/** One `rotor proxy` replica in its own process, one pool of `keys` keys on the simulated provider. */
-export async function startRotor(simUrl: string, redisUrl: string, keys = 5): Promise<Child> {
-  const port = await freePort();
+export interface RotorPool {
+  baseUrl: string;
+  keys: string[];
+  limits?: { rpm?: number; windowMs?: number };
+  maxWaitMs?: number;
+}
+
+/** Writes a rotor.yaml: each pool routed at `/<pool>`, the client token BENCH_TOKEN, logs at warn. */
+export function writeRotorConfig(redisUrl: string, pools: Record<string, RotorPool>, extra: Record<string, unknown> = {}): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-bench-'));
-  const configFile = path.join(dir, 'rotor.yaml');
+  const file = path.join(dir, 'rotor.yaml');
   fs.writeFileSync(
-    configFile,
+    file,
     stringify({
-      redis: { url: redisUrl, prefix: `bench${port}` },
+      redis: { url: redisUrl, prefix: `bench-${path.basename(dir)}` },
       clientTokens: [BENCH_TOKEN],
       log: { level: 'warn' },
-      pools: {
-        openai: {
-          provider: 'openai',
-          baseUrl: `${simUrl}/v1`,
-          keys: Array.from({ length: keys }, (_, i) => `sk-bench-${i}-${port}`),
-        },
-      },
-      routes: { '/v1': 'openai' },
+      pools: Object.fromEntries(
+        Object.entries(pools).map(([name, pool]) => [name, { provider: 'openai', ...pool }]),
+      ),
+      routes: Object.fromEntries(Object.keys(pools).map((name) => [`/${name}`, name])),
+      ...extra,
     }),
   );
-  const { child, output } = spawnNode('services/cli/src/main.ts', ['proxy'], { ROTOR_CONFIG: configFile, PORT: String(port) });
+  return file;
+}
+
+/**
+ * One `rotor proxy` replica (`node --import tsx services/cli/src/main.ts proxy`, as production runs
+ * it). BENCH_ROTOR_NODE_ARGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ */
+export async function startRotor(configFile: string): Promise<Child & { port: number }> {
+  const port = await freePort();
+  const nodeArgs = (process.env.BENCH_ROTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const { child, output } = spawnNode('services/cli/src/main.ts', ['proxy'], { ROTOR_CONFIG: configFile, PORT: String(port) }, nodeArgs);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/healthz`, child, output);
-  return { url, pid: child.pid!, stop: stopper(child) };
+  const stop = stopper(child, 'SIGTERM', 15_000);
+  try {
+    await waitForHttp(`${url}/healthz`, child, output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, port, pid: child.pid!, stop };
+}
+
+/** `n` replicas on one config (one Redis, one shared state), started together. */
+export function startRotorReplicas(configFile: string, n: number): Promise<(Child & { port: number })[]> {
+  return Promise.all(Array.from({ length: n }, () => startRotor(configFile)));
+}
+
+/**
+ * nginx in front of replicas, as in production (same settings as test/e2e's): round robin,
+ * keep-alive upstream connections, no buffering so SSE passes through.
+ */
+export async function startNginx(upstreamPorts: number[]): Promise<Child> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-bench-nginx-'));
+  fs.chmodSync(dir, 0o777);
+  const conf = `
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  client_max_body_size 0;
+  keepalive_requests 1000000;
+  upstream rotor { ${upstreamPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 256; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://rotor;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 300s;
+    }
+  }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = track(
+    spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+  );
+  let out = '';
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = stopper(child, 'SIGQUIT', 3000);
+  try {
+    await waitForHttp(`${url}/healthz`, child, () => out);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, pid: child.pid!, stop };
+}
+
+/** Resident set size of a process in MB, from /proc/<pid>/status (VmRSS). */
+export function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) / 1024;
 }
