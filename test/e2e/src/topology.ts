@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { startSimProvider, type SimOptions, type SimProvider } from '@rotor/sim-provider';
-import { spawnRedis, uniquePrefix, type RedisProcess } from '@rotor/testkit';
+import { spawnRedis, spawnRedisCluster, uniquePrefix, type RedisClusterProcess, type RedisProcess } from '@rotor/testkit';
 import { startNginx, type LoadBalancer } from './nginx';
 import { startProxyProcess, type ProxyProcess } from './proxy-process';
 
@@ -27,10 +27,31 @@ export interface TopologyOptions {
   windowMs?: number;
   sim?: Partial<SimOptions>;
   config?: Record<string, unknown>;
+  /**
+   * Which Redis the replicas share: a private redis-server (default), a 3-primary Redis Cluster
+   * (`redis+cluster://`), or a URL the test runs itself (Sentinel, a fault proxy in front of Redis).
+   * The default can be changed for a whole test file with `setDefaultRedis`.
+   */
+  redis?: RedisChoice;
+  /** Extra fields of the config's `redis` section (failurePolicy, commandTimeoutMs, fallback, ...). */
+  redisConfig?: Record<string, unknown>;
+}
+
+export type RedisChoice = 'standalone' | 'cluster' | { url: string };
+
+let defaultRedis: RedisChoice = 'standalone';
+
+/** Runs every topology of this test file on another Redis (e.g. the rotation scenarios on Cluster). */
+export function setDefaultRedis(choice: RedisChoice): void {
+  defaultRedis = choice;
 }
 
 export interface Topology {
+  /** The private redis-server; on Cluster its first node; with a URL of the test's own, undefined. */
   redis: RedisProcess;
+  cluster?: RedisClusterProcess;
+  /** What the replicas were given as `redis.url`. */
+  redisUrl: string;
   sim: SimProvider;
   proxies: ProxyProcess[];
   lb?: LoadBalancer;
@@ -62,10 +83,18 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     keys: Object.fromEntries(all.map((s) => [s, { rpm: options.providerRpm ?? 20 }])),
     ...options.sim,
   });
-  const redis = await spawnRedis();
+  const choice = options.redis ?? defaultRedis;
+  const cluster = choice === 'cluster' ? await spawnRedisCluster(3) : undefined;
+  const redis = cluster ? cluster.nodes[0]! : typeof choice === 'object' ? undefined : await spawnRedis();
+  const redisUrl =
+    typeof choice === 'object'
+      ? choice.url
+      : cluster
+        ? `redis+cluster://${cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+        : redis!.url;
   const config = {
     port: 0,
-    redis: { url: redis.url, prefix: 'rotor' },
+    redis: { url: redisUrl, prefix: 'rotor', ...options.redisConfig },
     clientTokens: [CLIENT_TOKEN],
     log: { level: 'info' },
     pools: Object.fromEntries(
@@ -89,8 +118,10 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
 
   const proxies = await Promise.all(Array.from({ length: options.replicas }, () => startProxyProcess(configFile)));
   const lb = options.loadBalancer ? await startNginx(proxies.map((p) => p.port)) : undefined;
-  return {
-    redis,
+  const handle: Topology = {
+    redis: redis as RedisProcess,
+    ...(cluster ? { cluster } : {}),
+    redisUrl,
     sim,
     proxies,
     ...(lb ? { lb } : {}),
@@ -103,7 +134,10 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       await lb?.stop();
       await Promise.all(proxies.map((p) => p.stop()));
       await sim.close();
-      await redis.kill();
+      if (cluster) await cluster.stop();
+      // A test that restarted Redis put the new process here.
+      else await handle.redis?.kill();
     },
   };
+  return handle;
 }
