@@ -5,7 +5,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '@rotor/testkit';
 import { waitForHttp } from '../../src/wait';
-import { PROMETHEUS_CONFIG, REPO_ROOT, RULES_FILE, readYaml, type PrometheusConfig } from './infra-files';
+import { NGINX_CONFIG, PROMETHEUS_CONFIG, REPO_ROOT, RULES_FILE, readYaml, type PrometheusConfig } from './infra-files';
 
 const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 const CLI = path.join(REPO_ROOT, 'services/cli/src/main.ts');
@@ -139,4 +139,62 @@ export async function exportedNames(metricsUrl: string): Promise<Set<string>> {
     if (m[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m[1]! + s);
   }
   return names;
+}
+
+/**
+ * nginx with the SHIPPED infra/nginx/nginx.conf, its upstream servers (compose's proxy-N:8080) and
+ * listen port pointed at local processes, its /tmp paths at a private directory.
+ */
+export async function startShippedNginx(upstreamPorts: number[]): Promise<Service> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-lb-'));
+  fs.chmodSync(dir, 0o777);
+  const shipped = fs.readFileSync(NGINX_CONFIG, 'utf8');
+  const servers = shipped.match(/^\s*server\s+proxy-\d+:\d+;$/gm) ?? [];
+  if (servers.length !== upstreamPorts.length) {
+    throw new Error(`infra/nginx/nginx.conf has ${servers.length} upstream servers, the test runs ${upstreamPorts.length} replicas`);
+  }
+  let i = 0;
+  const conf = shipped
+    .replace(/^(\s*)server\s+proxy-\d+:\d+;$/gm, (_m, indent: string) => `${indent}server 127.0.0.1:${upstreamPorts[i++]};`)
+    .replace(/listen\s+\d+;/, `listen 127.0.0.1:${port};`)
+    .replaceAll('/tmp/', `${dir}/`)
+    .replace('/dev/stderr', `${dir}/error.log`);
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+  const service = spawned(child, `http://127.0.0.1:${port}`, port, 'SIGQUIT');
+  try {
+    await waitForHttp(`${service.url}/healthz`, child);
+  } catch (error) {
+    await service.stop();
+    const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '';
+    throw new Error(`${(error as Error).message}\n${service.output()}\n${log}`);
+  }
+  return service;
+}
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `rotor <args>` as a process (what an operator types), with the topology's config. */
+export function rotor(args: string[], configFile: string): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('error', reject);
+    child.once('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }
