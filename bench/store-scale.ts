@@ -1,88 +1,139 @@
 /**
- * Scale: acquire + report latency and throughput for pools of 10, 1,000 and 100,000 keys, on a private
- * redis-server. Rounds are interleaved (10, 1k, 100k, 10, 1k, ...) so drift hits every size alike;
- * medians of the rounds are printed with the ratio largest / smallest (target ≤ 1.5).
+ * Scale: acquire latency, and acquire + report latency and throughput, for pools of 10, 1,000 and
+ * 100,000 keys, on a private redis-server, through the store itself (RedisKeyStore, as the proxy calls
+ * it). Rounds are interleaved (10, 1k, 100k, 10, 1k, ...) so drift hits every size alike; medians of
+ * the rounds are printed with the ratio largest / smallest (target for acquire: ≤ 1.5).
  *
- *   pnpm --filter @rotor/bench store-scale            (ROUNDS=3 OPS=4000 CONCURRENCY=16 by default)
+ *   pnpm --filter @rotor/bench store-scale      (env: SIZES=10,1000,100000 ROUNDS=3 OPS=4000 CONCURRENCY=16)
  */
 import { Redis } from 'ioredis';
 import { RedisKeyStore } from '@rotor/redis-store';
-import { spawnRedis } from '@rotor/testkit';
-import { fmt, median, percentile } from './lib/stats';
+import { Group, runMain, startRedis } from './lib/processes';
+import { fmt, median, percentile, printTable } from './lib/stats';
 
-const SIZES = [10, 1_000, 100_000];
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const OPS = Number(process.env.OPS ?? 4000);
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
-
-interface Round {
-  opsPerSec: number;
-  p50: number;
-  p99: number;
+export interface ScaleOptions {
+  sizes: number[];
+  rounds: number;
+  ops: number;
+  concurrency: number;
 }
 
-async function round(store: RedisKeyStore, pool: string): Promise<Round> {
-  const latencies: number[] = [];
-  let remaining = OPS;
+export interface ScaleRow {
+  keys: number;
+  syncMs: number;
+  /** acquire alone (the critical path), ms. */
+  acquireP50: number;
+  acquireP99: number;
+  /** acquire then report, one after the other, ms. */
+  cycleP50: number;
+  cycleP99: number;
+  cyclesPerSec: number;
+}
+
+export interface ScaleResult {
+  rows: ScaleRow[];
+  /** largest pool ÷ smallest pool, acquire p50. */
+  acquireRatio: number;
+}
+
+export function optionsFromEnv(): ScaleOptions {
+  return {
+    sizes: (process.env.SIZES ?? '10,1000,100000').split(',').map(Number),
+    rounds: Number(process.env.ROUNDS ?? 3),
+    ops: Number(process.env.OPS ?? 4000),
+    concurrency: Number(process.env.CONCURRENCY ?? 16),
+  };
+}
+
+interface Round {
+  acquire: number[];
+  cycle: number[];
+  perSec: number;
+}
+
+async function round(store: RedisKeyStore, pool: string, options: ScaleOptions): Promise<Round> {
+  const acquire: number[] = [];
+  const cycle: number[] = [];
+  let remaining = options.ops;
   const started = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: options.concurrency }, async () => {
       while (remaining-- > 0) {
         const t0 = process.hrtime.bigint();
         const got = await store.acquire(pool);
+        const t1 = process.hrtime.bigint();
         if (!got.ok) throw new Error(`pool ${pool} ran out of keys`);
         await store.report(got.lease, {
           kind: 'success',
           status: 200,
           rateLimit: { limitRequests: 1_000_000, remainingRequests: 999_999, resetRequestsMs: 60_000 },
         });
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        acquire.push(Number(t1 - t0) / 1e6);
+        cycle.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  latencies.sort((a, b) => a - b);
-  return { opsPerSec: OPS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  acquire.sort((a, b) => a - b);
+  cycle.sort((a, b) => a - b);
+  return { acquire, cycle, perSec: options.ops / seconds };
 }
 
-async function main(): Promise<void> {
-  const server = await spawnRedis();
-  const redis = new Redis(server.url);
-  const store = new RedisKeyStore(redis, { prefix: 'bench' });
+export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
+  const group = new Group();
+  let redis: Redis | undefined;
   try {
-    for (const size of SIZES) {
+    const server = group.add(await startRedis());
+    redis = new Redis(server.url);
+    const store = new RedisKeyStore(redis, { prefix: 'bench' });
+    const syncMs = new Map<number, number>();
+    for (const size of options.sizes) {
       const t0 = Date.now();
       await store.sync(`p${size}`, Array.from({ length: size }, (_, i) => ({ id: `k${i}` })));
-      console.log(`pool of ${size} keys synced in ${Date.now() - t0} ms`);
+      syncMs.set(size, Date.now() - t0);
     }
-    await round(store, `p${SIZES[0]}`); // warm-up: script cache, JIT
-    const results = new Map<number, Round[]>(SIZES.map((s) => [s, []]));
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const size of SIZES) results.get(size)!.push(await round(store, `p${size}`));
+    await round(store, `p${options.sizes[0]}`, options); // warm-up: script cache, JIT
+    const results = new Map<number, Round[]>(options.sizes.map((s) => [s, []]));
+    for (let r = 0; r < options.rounds; r++) {
+      for (const size of options.sizes) results.get(size)!.push(await round(store, `p${size}`, options));
     }
-    console.log(`\nacquire + report, ${OPS} ops x ${ROUNDS} rounds, concurrency ${CONCURRENCY} (medians of rounds)`);
-    console.log('keys      ops/s      p50 ms   p99 ms');
-    const summary = SIZES.map((size) => {
+    const rows: ScaleRow[] = options.sizes.map((size) => {
       const rounds = results.get(size)!;
-      const row = {
-        size,
-        opsPerSec: median(rounds.map((x) => x.opsPerSec)),
-        p50: median(rounds.map((x) => x.p50)),
-        p99: median(rounds.map((x) => x.p99)),
+      const of = (pick: (x: Round) => number) => median(rounds.map(pick));
+      return {
+        keys: size,
+        syncMs: syncMs.get(size)!,
+        acquireP50: of((x) => percentile(x.acquire, 50)),
+        acquireP99: of((x) => percentile(x.acquire, 99)),
+        cycleP50: of((x) => percentile(x.cycle, 50)),
+        cycleP99: of((x) => percentile(x.cycle, 99)),
+        cyclesPerSec: of((x) => x.perSec),
       };
-      console.log(`${String(size).padEnd(9)} ${fmt(row.opsPerSec, 0).padStart(8)}  ${fmt(row.p50).padStart(7)}  ${fmt(row.p99).padStart(7)}`);
-      return row;
     });
-    const small = summary[0]!;
-    const large = summary[summary.length - 1]!;
-    console.log(`\nratio ${large.size} / ${small.size} keys: p50 ${fmt(large.p50 / small.p50, 2)}, p99 ${fmt(large.p99 / small.p99, 2)}, throughput ${fmt(small.opsPerSec / large.opsPerSec, 2)} (target ≤ 1.5)`);
+    const result = { rows, acquireRatio: rows[rows.length - 1]!.acquireP50 / rows[0]!.acquireP50 };
+    print(result, options);
+    return result;
   } finally {
-    redis.disconnect();
-    await server.kill();
+    redis?.disconnect();
+    await group.stop();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+function print(result: ScaleResult, options: ScaleOptions): void {
+  console.log(
+    `\nstore scale: ${options.ops} acquire+report cycles x ${options.rounds} interleaved rounds, ` +
+      `${options.concurrency} concurrent on one connection (medians of rounds)`,
+  );
+  printTable(
+    ['keys', 'sync ms', 'acquire p50 ms', 'acquire p99 ms', 'acq+report p50 ms', 'acq+report p99 ms', 'cycles/s'],
+    result.rows.map((r) => [r.keys, r.syncMs, fmt(r.acquireP50), fmt(r.acquireP99), fmt(r.cycleP50), fmt(r.cycleP99), fmt(r.cyclesPerSec, 0)]),
+  );
+  const small = result.rows[0]!;
+  const large = result.rows[result.rows.length - 1]!;
+  console.log(
+    `\nratio ${large.keys} / ${small.keys} keys: acquire p50 ${fmt(result.acquireRatio, 2)} (target ≤ 1.5), ` +
+      `acquire p99 ${fmt(large.acquireP99 / small.acquireP99, 2)}, acquire+report p50 ${fmt(large.cycleP50 / small.cycleP50, 2)}`,
+  );
+}
+
+if (require.main === module) runMain(() => runScale(optionsFromEnv()));
