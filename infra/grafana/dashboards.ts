@@ -103,7 +103,8 @@ export const overview: Dashboard = {
         },
         {
           title: 'Exhaustion answers per second',
-          description: 'Requests Rotor answered itself (429 with Retry-After, or 503) because no key was available.',
+          description:
+            'Requests Rotor answered itself (429 with Retry-After, or 503) because no key was available.',
           kind: 'timeseries',
           unit: 'ops',
           queries: [q(`sum by (pool) (rate(rotor_exhausted_total{pool=~"$pool"}[${RI}]))`, '{{pool}}')],
@@ -113,7 +114,12 @@ export const overview: Dashboard = {
           description: 'rate = the window clears by itself; quota = the account is out of credit.',
           kind: 'timeseries',
           unit: 'ops',
-          queries: [q(`sum by (pool, kind) (rate(rotor_upstream_429_total{pool=~"$pool"}[${RI}]))`, '{{pool}} {{kind}}')],
+          queries: [
+            q(
+              `sum by (pool, kind) (rate(rotor_upstream_429_total{pool=~"$pool"}[${RI}]))`,
+              '{{pool}} {{kind}}',
+            ),
+          ],
         },
         {
           title: 'Keys in rotation',
@@ -133,18 +139,31 @@ export const overview: Dashboard = {
           kind: 'timeseries',
           unit: 's',
           queries: [
-            q(`histogram_quantile(0.5, sum by (le) (rate(rotor_added_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`, 'p50'),
-            q(`histogram_quantile(0.99, sum by (le) (rate(rotor_added_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`, 'p99'),
+            q(
+              `histogram_quantile(0.5, sum by (le) (rate(rotor_added_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`,
+              'p50',
+            ),
+            q(
+              `histogram_quantile(0.99, sum by (le) (rate(rotor_added_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`,
+              'p99',
+            ),
           ],
         },
         {
           title: 'Upstream latency (to response headers)',
-          description: 'p50 / p99 of one upstream attempt, from sending it to the provider’s response headers.',
+          description:
+            'p50 / p99 of one upstream attempt, from sending it to the provider’s response headers.',
           kind: 'timeseries',
           unit: 's',
           queries: [
-            q(`histogram_quantile(0.5, sum by (le) (rate(rotor_upstream_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`, 'p50'),
-            q(`histogram_quantile(0.99, sum by (le) (rate(rotor_upstream_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`, 'p99'),
+            q(
+              `histogram_quantile(0.5, sum by (le) (rate(rotor_upstream_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`,
+              'p50',
+            ),
+            q(
+              `histogram_quantile(0.99, sum by (le) (rate(rotor_upstream_latency_seconds_bucket{pool=~"$pool"}[${RI}])))`,
+              'p99',
+            ),
           ],
         },
       ],
@@ -162,7 +181,8 @@ export const overview: Dashboard = {
         },
         {
           title: 'Replicas in fallback mode',
-          description: 'Replicas serving from their in-memory rotation because Redis is unavailable (should be 0).',
+          description:
+            'Replicas serving from their in-memory rotation because Redis is unavailable (should be 0).',
           kind: 'stat',
           unit: 'short',
           width: 6,
@@ -197,7 +217,8 @@ export const overview: Dashboard = {
 export const keyHealth: Dashboard = {
   uid: 'rotor-keys',
   title: 'Rotor / Pool key health',
-  description: 'Per pool: keys per state over time, cooldowns, keys out of rotation and why, 429s and outcomes per key.',
+  description:
+    'Per pool: keys per state over time, cooldowns, keys out of rotation and why, 429s and outcomes per key.',
   poolVariable: true,
   rows: [
     {
@@ -229,7 +250,9 @@ export const keyHealth: Dashboard = {
           description: 'Seconds until a cooling key returns by itself.',
           kind: 'timeseries',
           unit: 's',
-          queries: [q('max by (pool, key_id) (rotor_key_cooldown_seconds{pool=~"$pool"})', '{{pool}} {{key_id}}')],
+          queries: [
+            q('max by (pool, key_id) (rotor_key_cooldown_seconds{pool=~"$pool"})', '{{pool}} {{key_id}}'),
+          ],
         },
         {
           title: 'Suspended / disabled keys: time out',
@@ -267,7 +290,10 @@ export const keyHealth: Dashboard = {
           unit: 'ops',
           stack: true,
           queries: [
-            q(`sum by (key_id, outcome) (rate(rotor_upstream_attempts_total{pool=~"$pool"}[${RI}]))`, '{{key_id}} {{outcome}}'),
+            q(
+              `sum by (key_id, outcome) (rate(rotor_upstream_attempts_total{pool=~"$pool"}[${RI}]))`,
+              '{{key_id}} {{outcome}}',
+            ),
           ],
         },
       ],
@@ -290,15 +316,24 @@ export const worker: Dashboard = {
           kind: 'timeseries',
           unit: 'ops',
           stack: true,
-          queries: [q(`sum by (pool, result) (rate(rotor_probes_total{pool=~"$pool"}[${RI}]))`, '{{pool}} {{result}}')],
+          queries: [
+            q(
+              `sum by (pool, result) (rate(rotor_probes_total{pool=~"$pool"}[${RI}]))`,
+              '{{pool}} {{result}}',
+            ),
+          ],
         },
         {
           title: 'Probe duration p90',
-          description: 'Time from sending a probe to its answer, by probe kind (models listing / 1-token request).',
+          description:
+            'Time from sending a probe to its answer, by probe kind (models listing / 1-token request).',
           kind: 'timeseries',
           unit: 's',
           queries: [
-            q(`histogram_quantile(0.9, sum by (le, probe) (rate(rotor_probe_duration_seconds_bucket{pool=~"$pool"}[${RI}])))`, '{{probe}}'),
+            q(
+              `histogram_quantile(0.9, sum by (le, probe) (rate(rotor_probe_duration_seconds_bucket{pool=~"$pool"}[${RI}])))`,
+              '{{probe}}',
+            ),
           ],
         },
         {
@@ -307,7 +342,10 @@ export const worker: Dashboard = {
           kind: 'bargauge',
           unit: 's',
           queries: [
-            q('time() - max by (pool, key_id) (rotor_probe_last_success_timestamp_seconds{pool=~"$pool"})', '{{pool}} {{key_id}}'),
+            q(
+              'time() - max by (pool, key_id) (rotor_probe_last_success_timestamp_seconds{pool=~"$pool"})',
+              '{{pool}} {{key_id}}',
+            ),
           ],
         },
       ],
@@ -367,7 +405,12 @@ export const redis: Dashboard = {
           description: 'Key store calls from the proxies (acquire and report are on the request path).',
           kind: 'timeseries',
           unit: 's',
-          queries: [q(`histogram_quantile(0.99, sum by (le, op) (rate(rotor_redis_duration_seconds_bucket[${RI}])))`, '{{op}}')],
+          queries: [
+            q(
+              `histogram_quantile(0.99, sum by (le, op) (rate(rotor_redis_duration_seconds_bucket[${RI}])))`,
+              '{{op}}',
+            ),
+          ],
         },
         {
           title: 'Redis calls per second by op',
@@ -405,6 +448,8 @@ export const DASHBOARDS: readonly Dashboard[] = [overview, keyHealth, worker, re
 /** Every query of every dashboard, with where it comes from (for tests and tooling). */
 export function allQueries(): { dashboard: string; panel: string; expr: string }[] {
   return DASHBOARDS.flatMap((d) =>
-    d.rows.flatMap((r) => r.panels.flatMap((p) => p.queries.map((x) => ({ dashboard: d.uid, panel: p.title, expr: x.expr })))),
+    d.rows.flatMap((r) =>
+      r.panels.flatMap((p) => p.queries.map((x) => ({ dashboard: d.uid, panel: p.title, expr: x.expr }))),
+    ),
   );
 }

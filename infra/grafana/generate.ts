@@ -11,7 +11,11 @@ export const DASHBOARD_DIR = path.join(__dirname, 'dashboards');
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const ROW_HEIGHT = 8;
 
-function panelJson(panel: Panel, id: number, gridPos: { x: number; y: number; w: number; h: number }): object {
+function panelJson(
+  panel: Panel,
+  id: number,
+  gridPos: { x: number; y: number; w: number; h: number },
+): object {
   const common = {
     id,
     type: panel.kind,
@@ -55,13 +59,24 @@ function panelJson(panel: Panel, id: number, gridPos: { x: number; y: number; w:
     return {
       ...common,
       fieldConfig: { defaults: { unit: panel.unit }, overrides: [] },
-      options: { reduceOptions: reduce, colorMode: 'value', graphMode: 'area', textMode: 'auto', orientation: 'auto' },
+      options: {
+        reduceOptions: reduce,
+        colorMode: 'value',
+        graphMode: 'area',
+        textMode: 'auto',
+        orientation: 'auto',
+      },
     };
   }
   return {
     ...common,
     fieldConfig: { defaults: { unit: panel.unit, min: 0 }, overrides: [] },
-    options: { reduceOptions: reduce, displayMode: 'gradient', orientation: 'horizontal', showUnfilled: true },
+    options: {
+      reduceOptions: reduce,
+      displayMode: 'gradient',
+      orientation: 'horizontal',
+      showUnfilled: true,
+    },
   };
 }
 
@@ -71,7 +86,14 @@ export function dashboardJson(dashboard: Dashboard): object {
   let id = 1;
   let y = 0;
   for (const row of dashboard.rows) {
-    panels.push({ id: id++, type: 'row', title: row.title, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
+    panels.push({
+      id: id++,
+      type: 'row',
+      title: row.title,
+      collapsed: false,
+      gridPos: { x: 0, y, w: 24, h: 1 },
+      panels: [],
+    });
     y += 1;
     let x = 0;
     for (const panel of row.panels) {
@@ -133,7 +155,12 @@ export function dashboardJson(dashboard: Dashboard): object {
 }
 
 export function renderedDashboards(): Map<string, string> {
-  return new Map(DASHBOARDS.map((d) => [path.join(DASHBOARD_DIR, `${d.uid}.json`), `${JSON.stringify(dashboardJson(d), null, 2)}\n`]));
+  return new Map(
+    DASHBOARDS.map((d) => [
+      path.join(DASHBOARD_DIR, `${d.uid}.json`),
+      `${JSON.stringify(dashboardJson(d), null, 2)}\n`,
+    ]),
+  );
 }
 
 function main(argv: string[]): void {

@@ -16,7 +16,11 @@ function capture(): Io & { stdout: string; stderr: string } {
   return io;
 }
 
-const outcome = (kind: Outcome['kind'], extra: Partial<Outcome> = {}): Outcome => ({ kind, rateLimit: {}, ...extra });
+const outcome = (kind: Outcome['kind'], extra: Partial<Outcome> = {}): Outcome => ({
+  kind,
+  rateLimit: {},
+  ...extra,
+});
 
 describe('rotor status / rotor keys (in process, against a private Redis prefix)', () => {
   let config: RotorConfig;
@@ -55,8 +59,14 @@ describe('rotor status / rotor keys (in process, against a private Redis prefix)
       return got.lease;
     };
     await store.report(await lease(a), outcome('success', { status: 200 }));
-    await store.report(await lease(b), outcome('rate_limited', { status: 429, rateLimit: { retryAfterMs: 90_000 } }));
-    await store.report(await lease(c), outcome('quota_exhausted', { status: 429, errorCode: 'insufficient_quota' }));
+    await store.report(
+      await lease(b),
+      outcome('rate_limited', { status: 429, rateLimit: { retryAfterMs: 90_000 } }),
+    );
+    await store.report(
+      await lease(c),
+      outcome('quota_exhausted', { status: 429, errorCode: 'insufficient_quota' }),
+    );
     await store.setState('openai', d, 'disable');
     await lease(a); // one request in flight on the active key
   });
@@ -76,20 +86,46 @@ describe('rotor status / rotor keys (in process, against a private Redis prefix)
     expect(cooling.slice(0, 3)).toEqual([ids.cooling, 'beta', 'cooling']);
     expect(cooling[3]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (89|90)s\)$/);
     expect(cooling.slice(4)).toEqual(['rate_limited', '0', '0', '0', '1']);
-    expect(row(ids.suspended)).toEqual([ids.suspended, 'gamma', 'suspended', '-', 'quota', '0', '0', '1', '0']);
-    expect(row(ids.disabled)).toEqual([ids.disabled, 'delta', 'disabled', '-', 'operator', '0', '0', '0', '0']);
-    expect(io.stdout).toContain('pool spare (anthropic, 1 key): 1 active, 0 cooling, 0 suspended, 0 disabled');
+    expect(row(ids.suspended)).toEqual([
+      ids.suspended,
+      'gamma',
+      'suspended',
+      '-',
+      'quota',
+      '0',
+      '0',
+      '1',
+      '0',
+    ]);
+    expect(row(ids.disabled)).toEqual([
+      ids.disabled,
+      'delta',
+      'disabled',
+      '-',
+      'operator',
+      '0',
+      '0',
+      '0',
+      '0',
+    ]);
+    expect(io.stdout).toContain(
+      'pool spare (anthropic, 1 key): 1 active, 0 cooling, 0 suspended, 0 disabled',
+    );
     expect(io.stdout).not.toMatch(/sk-cli/);
   });
 
   it('status --json: the store snapshots with per-state counts; a pool can be named', async () => {
     const io = capture();
     expect(await statusCommand(['openai', '--json'], config, io)).toBe(0);
-    const parsed = JSON.parse(io.stdout) as { pools: { pool: string; counts: object; keys: { id: string; state: string; until?: number }[] }[] };
+    const parsed = JSON.parse(io.stdout) as {
+      pools: { pool: string; counts: object; keys: { id: string; state: string; until?: number }[] }[];
+    };
     expect(parsed.pools.map((p) => p.pool)).toEqual(['openai']);
     expect(parsed.pools[0]!.counts).toEqual({ active: 1, cooling: 1, suspended: 1, disabled: 1 });
     const snap = await store.snapshot('openai');
-    expect(parsed.pools[0]!.keys.map((k) => [k.id, k.state, k.until])).toEqual(snap.keys.map((k) => [k.id, k.state, k.until]));
+    expect(parsed.pools[0]!.keys.map((k) => [k.id, k.state, k.until])).toEqual(
+      snap.keys.map((k) => [k.id, k.state, k.until]),
+    );
   });
 
   it('keys: disable / clear / enable by id or label, text and --json; changes are the store script results', async () => {
@@ -101,12 +137,23 @@ describe('rotor status / rotor keys (in process, against a private Redis prefix)
     expect(io.stdout).toBe(`openai/${ids.active}: active (unchanged: clear only ends a cooldown)\n`);
     io = capture();
     expect(await keysCommand(['disable', 'openai', ids.active, '--json'], config, io)).toBe(0);
-    expect(JSON.parse(io.stdout)).toEqual({ pool: 'openai', keyId: ids.active, action: 'disable', state: 'disabled', changed: true });
+    expect(JSON.parse(io.stdout)).toEqual({
+      pool: 'openai',
+      keyId: ids.active,
+      action: 'disable',
+      state: 'disabled',
+      changed: true,
+    });
     io = capture();
     expect(await keysCommand(['enable', 'openai', 'gamma'], config, io)).toBe(0);
     expect(io.stdout).toBe(`openai/${ids.suspended}: active\n`);
     const states = Object.fromEntries((await store.snapshot('openai')).keys.map((k) => [k.id, k.state]));
-    expect(states).toEqual({ [ids.active]: 'disabled', [ids.cooling]: 'active', [ids.suspended]: 'active', [ids.disabled]: 'disabled' });
+    expect(states).toEqual({
+      [ids.active]: 'disabled',
+      [ids.cooling]: 'active',
+      [ids.suspended]: 'active',
+      [ids.disabled]: 'disabled',
+    });
   });
 
   it('keys: wrong usage exits 2, an unknown pool 2, an unknown key 1, each with a message', async () => {
@@ -130,6 +177,8 @@ describe('rotor status / rotor keys (in process, against a private Redis prefix)
 
   it('says which Redis did not answer', async () => {
     const down = { ...config, redis: { ...config.redis, url: `redis://127.0.0.1:${await freePort()}` } };
-    await expect(statusCommand([], down, capture())).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer/);
+    await expect(statusCommand([], down, capture())).rejects.toThrow(
+      /Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer/,
+    );
   });
 });

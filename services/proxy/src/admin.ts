@@ -1,5 +1,11 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { StoreError, StoreErrorCode, type KeyAction, type KeySnapshot, type PoolSnapshot } from '@rotor/redis-store';
+import {
+  StoreError,
+  StoreErrorCode,
+  type KeyAction,
+  type KeySnapshot,
+  type PoolSnapshot,
+} from '@rotor/redis-store';
 import { ClientAuth } from './client-auth';
 import type { RelayContext } from './relay';
 
@@ -35,7 +41,8 @@ export function poolStatus(snapshot: PoolSnapshot): PoolStatus {
  */
 export function adminRouter(ctx: RelayContext): Router {
   const router = express.Router();
-  let auth: { token: string | undefined; admin: ClientAuth; clients: ClientAuth; clientTokens: string[] } | undefined;
+  let auth:
+    { token: string | undefined; admin: ClientAuth; clients: ClientAuth; clientTokens: string[] } | undefined;
   // A reload swaps ctx.config: the tokens are read from it per request.
   const current = () => {
     const { adminToken, clientTokens } = ctx.config;
@@ -54,7 +61,8 @@ export function adminRouter(ctx: RelayContext): Router {
     const { token, admin, clients } = current();
     if (!token) return fail(res, 403, 'admin_disabled', 'the admin API is off: set adminToken in the config');
     const presented = bearer(req.headers.authorization);
-    if (!presented) return fail(res, 401, 'unauthorized', 'admin token required: Authorization: Bearer <adminToken>');
+    if (!presented)
+      return fail(res, 401, 'unauthorized', 'admin token required: Authorization: Bearer <adminToken>');
     // Both checks always run, so timing does not tell a client token from an unknown one.
     const isAdmin = admin.accepts(presented);
     const isClient = clients.accepts(presented);
@@ -90,7 +98,10 @@ export function adminRouter(ctx: RelayContext): Router {
       if (!ctx.config.pools[pool]) return fail(res, 404, 'not_found', `no pool "${pool}" in the config`);
       try {
         const result = await ctx.store.setState(pool, keyId, action);
-        ctx.logger.info({ pool, keyId, action, state: result.state, changed: result.changed }, 'admin key action');
+        ctx.logger.info(
+          { pool, keyId, action, state: result.state, changed: result.changed },
+          'admin key action',
+        );
         res.json({ pool, keyId, action, ...result });
       } catch (error) {
         if (error instanceof StoreError && error.code === StoreErrorCode.UnknownKey) {

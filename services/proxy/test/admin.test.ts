@@ -28,7 +28,8 @@ function adminRoutes(rig: Rig): AdminRoute[] {
   for (const layer of mounts[0]!.handle.stack!) {
     if (!layer.route) continue;
     for (const [method, on] of Object.entries(layer.route.methods)) {
-      if (on && method !== '_all') routes.push({ method: method.toUpperCase(), path: ADMIN_PREFIX + layer.route.path });
+      if (on && method !== '_all')
+        routes.push({ method: method.toUpperCase(), path: ADMIN_PREFIX + layer.route.path });
     }
   }
   return routes;
@@ -74,11 +75,18 @@ describe('admin API', () => {
       const missing = await call(rig, route);
       const unknown = await call(rig, route, 'not-a-token');
       const client = await call(rig, route, CLIENT_TOKEN);
-      expect([route.path, missing.status, unknown.status, client.status]).toEqual([route.path, 401, 401, 403]);
+      expect([route.path, missing.status, unknown.status, client.status]).toEqual([
+        route.path,
+        401,
+        401,
+        403,
+      ]);
       expect(((await client.json()) as { error: { code: string } }).error.code).toBe('forbidden');
     }
     // Nothing was changed by the refused calls, and nothing reached the provider.
-    expect((await rig.proxy.store.snapshot('openai')).keys.map((k) => k.state)).toEqual(before.keys.map((k) => k.state));
+    expect((await rig.proxy.store.snapshot('openai')).keys.map((k) => k.state)).toEqual(
+      before.keys.map((k) => k.state),
+    );
     expect(rig.sim.totals().calls).toBe(0);
   });
 
@@ -105,12 +113,22 @@ describe('admin API', () => {
     const post = (path: string) => fetch(`${rig.proxy.url}${path}`, { method: 'POST', headers: auth });
 
     const disabled = await post(`/admin/pools/openai/keys/${a}/disable`);
-    expect(await disabled.json()).toEqual({ pool: 'openai', keyId: a, action: 'disable', state: 'disabled', changed: true });
+    expect(await disabled.json()).toEqual({
+      pool: 'openai',
+      keyId: a,
+      action: 'disable',
+      state: 'disabled',
+      changed: true,
+    });
     // A cooling key, left by a 429 as the relay reports it.
     const acquired = await rig.proxy.store.acquire('openai', { exclude: [c] });
     if (!acquired.ok) throw new Error('no key');
     expect(acquired.lease.keyId).toBe(b);
-    await rig.proxy.store.report(acquired.lease, { kind: 'rate_limited', status: 429, rateLimit: { retryAfterMs: 60_000 } });
+    await rig.proxy.store.report(acquired.lease, {
+      kind: 'rate_limited',
+      status: 429,
+      rateLimit: { retryAfterMs: 60_000 },
+    });
 
     const pool = (await (await fetch(`${rig.proxy.url}/admin/pools/openai`, { headers: auth })).json()) as {
       pool: string;
@@ -121,7 +139,10 @@ describe('admin API', () => {
     expect(pool.counts).toEqual({ active: 1, cooling: 1, suspended: 0, disabled: 1 });
     expect(pool.keys.find((k) => k.id === a)).toMatchObject({ state: 'disabled', reason: 'operator' });
     expect(pool.keys.find((k) => k.id === b)).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
-    expect(await (await post(`/admin/pools/openai/keys/${b}/clear`)).json()).toMatchObject({ state: 'active', changed: true });
+    expect(await (await post(`/admin/pools/openai/keys/${b}/clear`)).json()).toMatchObject({
+      state: 'active',
+      changed: true,
+    });
 
     const all = (await (await fetch(`${rig.proxy.url}/admin/pools`, { headers: auth })).json()) as {
       pools: { pool: string }[];

@@ -42,7 +42,8 @@ describe('proxy /metrics', () => {
 
     const text = await (await fetch(`${rig.proxy.url}/metrics`)).text();
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    if (check.error) throw new Error(`promtool not runnable (apt-get install prometheus): ${check.error.message}`);
+    if (check.error)
+      throw new Error(`promtool not runnable (apt-get install prometheus): ${check.error.message}`);
     expect(check.stdout + check.stderr).toBe('');
     expect(check.status).toBe(0);
 
@@ -73,13 +74,17 @@ describe('proxy /metrics', () => {
     let inFlight: number | undefined;
     for (let i = 0; i < 50 && inFlight !== 1; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      inFlight = value(await (await fetch(`${rig.proxy.url}/metrics`)).text(), 'rotor_requests_in_flight', { pool: 'anthropic' });
+      inFlight = value(await (await fetch(`${rig.proxy.url}/metrics`)).text(), 'rotor_requests_in_flight', {
+        pool: 'anthropic',
+      });
     }
     expect(inFlight).toBe(1);
     pending.destroy();
     for (let i = 0; i < 50 && inFlight !== 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      inFlight = value(await (await fetch(`${rig.proxy.url}/metrics`)).text(), 'rotor_requests_in_flight', { pool: 'anthropic' });
+      inFlight = value(await (await fetch(`${rig.proxy.url}/metrics`)).text(), 'rotor_requests_in_flight', {
+        pool: 'anthropic',
+      });
     }
     expect(inFlight).toBe(0);
     rig.sim.setMode(rig.secrets[0]!, 'ok');

@@ -19,12 +19,25 @@ interface StatusJson {
     pool: string;
     now: number;
     counts: Record<string, number>;
-    keys: { id: string; state: string; reason?: string; until?: number; inflight: number; successes: number; failures: number }[];
+    keys: {
+      id: string;
+      state: string;
+      reason?: string;
+      until?: number;
+      inflight: number;
+      successes: number;
+      failures: number;
+    }[];
   }[];
 }
 
 beforeAll(async () => {
-  topo = await startTopology({ replicas: 3, windowMs: WINDOW_MS, providerRpm: 1000, pools: { openai: { keys: 5 } } });
+  topo = await startTopology({
+    replicas: 3,
+    windowMs: WINDOW_MS,
+    providerRpm: 1000,
+    pools: { openai: { keys: 5 } },
+  });
   lb = await startShippedNginx(topo.proxies.map((p) => p.port));
 }, 60_000);
 
@@ -47,16 +60,20 @@ async function chat(base: string): Promise<{ status: number; keyId?: string }> {
 
 const redisCli = (args: string[]) => {
   const r = spawnSync('redis-cli', ['-p', String(topo.redis.port), ...args], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${r.error?.message ?? r.stderr}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`redis-cli ${args.join(' ')}: ${r.error?.message ?? r.stderr}`);
   // One line per reply element; an empty string (a field with no value) is an empty line.
   return r.stdout === '' ? [] : r.stdout.replace(/\n$/, '').split('\n');
 };
-const pairs = (lines: string[]) => Object.fromEntries(lines.flatMap((_, i) => (i % 2 ? [] : [[lines[i]!, lines[i + 1]!]])));
+const pairs = (lines: string[]) =>
+  Object.fromEntries(lines.flatMap((_, i) => (i % 2 ? [] : [[lines[i]!, lines[i + 1]!]])));
 
 describe('rotor status, rotor keys and the README redis-cli commands on a live cluster', () => {
   let status: StatusJson['pools'][number];
   const byState = (state: string, reason?: string) =>
-    status.keys.filter((k) => k.state === state && (reason === undefined || k.reason === reason)).map((k) => k.id);
+    status.keys
+      .filter((k) => k.state === state && (reason === undefined || k.reason === reason))
+      .map((k) => k.id);
 
   it('rotor status shows a pool with keys active, cooling, suspended and disabled as they are', async () => {
     const [, s1, s2, s3] = topo.secrets.openai! as [string, string, string, string, string];
@@ -70,7 +87,9 @@ describe('rotor status, rotor keys and the README redis-cli commands on a live c
     }
     const before = await rotor(['status', '--json'], topo.configFile);
     expect([before.status, before.stderr]).toEqual([0, '']);
-    const active = (JSON.parse(before.stdout) as StatusJson).pools[0]!.keys.filter((k) => k.state === 'active');
+    const active = (JSON.parse(before.stdout) as StatusJson).pools[0]!.keys.filter(
+      (k) => k.state === 'active',
+    );
     expect(active).toHaveLength(2);
     expect(active.map((k) => k.successes > 0)).toEqual([true, true]); // both were serving
 
@@ -78,7 +97,13 @@ describe('rotor status, rotor keys and the README redis-cli commands on a live c
     const victim = active[0]!.id;
     const disabled = await rotor(['keys', 'disable', 'openai', victim, '--json'], topo.configFile);
     expect([disabled.status, disabled.stderr]).toEqual([0, '']);
-    expect(JSON.parse(disabled.stdout)).toEqual({ pool: 'openai', keyId: victim, action: 'disable', state: 'disabled', changed: true });
+    expect(JSON.parse(disabled.stdout)).toEqual({
+      pool: 'openai',
+      keyId: victim,
+      action: 'disable',
+      state: 'disabled',
+      changed: true,
+    });
 
     const json = await rotor(['status', '--json'], topo.configFile);
     status = (JSON.parse(json.stdout) as StatusJson).pools[0]!;
@@ -99,10 +124,16 @@ describe('rotor status, rotor keys and the README redis-cli commands on a live c
     expect(lines[0]).toBe('pool openai (openai, 5 keys): 1 active, 1 cooling, 1 suspended, 2 disabled');
     for (const key of status.keys) {
       const row = lines.find((l) => l.startsWith(key.id))!.split(/\s{2,}/);
-      expect([row[0], row[2], row[4], row[5]]).toEqual([key.id, key.state, key.reason ?? '-', String(key.inflight)]);
+      expect([row[0], row[2], row[4], row[5]]).toEqual([
+        key.id,
+        key.state,
+        key.reason ?? '-',
+        String(key.inflight),
+      ]);
       if (key.state === 'cooling') expect(row[3]).toContain(new Date(key.until!).toISOString().slice(0, 19));
     }
-    for (const secret of Object.values(topo.secrets).flat()) expect(table.stdout + json.stdout).not.toContain(secret);
+    for (const secret of Object.values(topo.secrets).flat())
+      expect(table.stdout + json.stdout).not.toContain(secret);
   });
 
   it('rotor keys disable took the key out on every replica at once: it gets no more calls upstream', async () => {
@@ -117,10 +148,13 @@ describe('rotor status, rotor keys and the README redis-cli commands on a live c
       }
     }
     expect(new Set(served)).toEqual(new Set([healthy]));
+    expect(served).not.toContain(victim);
     const grew = topo.secrets.openai!.map((s, i) => topo.sim.stats(s).calls - callsBefore[i]!);
     // All 32 requests went to one secret (the healthy key's); none to the disabled one or any other.
     expect(grew.filter((n) => n > 0)).toEqual([32]);
-    console.log(`after disable: 32 requests over 3 replicas + nginx, all on ${healthy}; calls per secret ${JSON.stringify(grew)}`);
+    console.log(
+      `after disable: 32 requests over 3 replicas + nginx, all on ${healthy}; calls per secret ${JSON.stringify(grew)}`,
+    );
   });
 
   it('every redis-cli command of the README runs and shows the same state', async () => {
@@ -129,7 +163,11 @@ describe('rotor status, rotor keys and the README redis-cli commands on a live c
     const cooling = byState('cooling')[0]!;
     const snap = (await rotor(['status', '--json'], topo.configFile)).stdout;
     const now = (JSON.parse(snap) as StatusJson).pools[0]!;
-    const ids = (state: string) => now.keys.filter((k) => k.state === state).map((k) => k.id).sort();
+    const ids = (state: string) =>
+      now.keys
+        .filter((k) => k.state === state)
+        .map((k) => k.id)
+        .sort();
     const checked: string[] = [];
     for (const readmeArgs of commands) {
       // The README's example key id stands for a real one: the cooling key.
@@ -146,7 +184,11 @@ describe('rotor status, rotor keys and the README redis-cli commands on a live c
       } else if (command === 'ZRANGE' && key === 'rotor:{openai}:ring') {
         expect(Object.keys(pairs(out)).sort()).toEqual(ids('active'));
       } else if (command === 'HGETALL' && key === `rotor:{openai}:key:${cooling}`) {
-        expect(pairs(out)).toMatchObject({ state: 'cooling', reason: 'rate_limited', until: String(now.keys.find((k) => k.id === cooling)!.until) });
+        expect(pairs(out)).toMatchObject({
+          state: 'cooling',
+          reason: 'rate_limited',
+          until: String(now.keys.find((k) => k.id === cooling)!.until),
+        });
       } else if (command === 'ZCARD' && key === `rotor:{openai}:key:${cooling}:inflight`) {
         expect(out).toEqual([String(now.keys.find((k) => k.id === cooling)!.inflight)]);
       } else if (command === 'TIME') {

@@ -63,10 +63,17 @@ describe('Prometheus config and alert rules', () => {
     const testDir = path.join(INFRA, 'prometheus/tests');
     const tested = new Set<string>();
     for (const file of fs.readdirSync(testDir).filter((f) => f.endsWith('.yml'))) {
-      const doc = readYaml<{ tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }>(path.join(testDir, file));
-      for (const t of doc.tests) for (const a of t.alert_rule_test ?? []) if (a.exp_alerts.length) tested.add(a.alertname);
+      const doc = readYaml<{ tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }>(
+        path.join(testDir, file),
+      );
+      for (const t of doc.tests)
+        for (const a of t.alert_rule_test ?? []) if (a.exp_alerts.length) tested.add(a.alertname);
     }
-    expect(alertRules().map((r) => r.alert).filter((a) => !tested.has(a))).toEqual([]);
+    expect(
+      alertRules()
+        .map((r) => r.alert)
+        .filter((a) => !tested.has(a)),
+    ).toEqual([]);
     expect(tested).toContain('RotorPoolAllKeysOutOfRotation');
   });
 });
@@ -76,24 +83,30 @@ describe('Grafana', () => {
     const rendered = renderedDashboards();
     const onDisk = fs.readdirSync(path.join(INFRA, 'grafana/dashboards')).filter((f) => f.endsWith('.json'));
     expect(onDisk.sort()).toEqual([...rendered.keys()].map((f) => path.basename(f)).sort());
-    for (const [file, text] of rendered) expect([file, fs.readFileSync(file, 'utf8') === text]).toEqual([file, true]);
+    for (const [file, text] of rendered)
+      expect([file, fs.readFileSync(file, 'utf8') === text]).toEqual([file, true]);
   });
 
   it('every panel query reads only rotor_ metrics (or up), with bounded labels', () => {
     for (const { panel, expr } of allQueries()) {
       const names = metricNames(expr);
       expect([panel, names.length > 0]).toEqual([panel, true]);
-      for (const name of names) expect([panel, name]).toEqual([panel, expect.stringMatching(/^(rotor_\w+|up)$/)]);
+      for (const name of names)
+        expect([panel, name]).toEqual([panel, expect.stringMatching(/^(rotor_\w+|up)$/)]);
     }
   });
 
   it('provisioning points at the compose Prometheus and at the mounted dashboards', () => {
-    const ds = readYaml<{ datasources: { uid: string; url: string }[] }>(path.join(INFRA, 'grafana/provisioning/datasources/prometheus.yml'));
+    const ds = readYaml<{ datasources: { uid: string; url: string }[] }>(
+      path.join(INFRA, 'grafana/provisioning/datasources/prometheus.yml'),
+    );
     expect(ds.datasources[0]).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
     const providers = readYaml<{ providers: { options: { path: string } }[] }>(
       path.join(INFRA, 'grafana/provisioning/dashboards/rotor.yml'),
     );
-    const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as { services: Record<string, ComposeService> };
+    const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as {
+      services: Record<string, ComposeService>;
+    };
     const mounts = (compose.services.grafana?.volumes ?? []).map((v) => v.split(':'));
     expect(mounts).toContainEqual(['./infra/grafana/dashboards', providers.providers[0]!.options.path, 'ro']);
   });
@@ -108,10 +121,22 @@ describe('docker-compose.yml', () => {
   const workers = Object.entries(services).filter(([, s]) => s.command?.[0] === 'worker');
 
   it('parses (docker-compose config -q when installed) with Redis, 3 proxies, a worker, lb, Prometheus, Grafana', () => {
-    const dc = spawnSync('docker-compose', ['-f', COMPOSE_FILE, 'config', '-q'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const dc = spawnSync('docker-compose', ['-f', COMPOSE_FILE, 'config', '-q'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     if (dc.error) console.log('docker-compose not installed: YAML parse only');
     else expect([dc.status, dc.stderr]).toEqual([0, '']);
-    expect(Object.keys(services).sort()).toEqual(['grafana', 'lb', 'prometheus', 'proxy-1', 'proxy-2', 'proxy-3', 'redis', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'grafana',
+      'lb',
+      'prometheus',
+      'proxy-1',
+      'proxy-2',
+      'proxy-3',
+      'redis',
+      'worker',
+    ]);
     expect(proxies).toHaveLength(3);
     expect(workers).toHaveLength(1);
   });
@@ -120,7 +145,9 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(services)) {
       expect([name, Boolean(service.image || service.build)]).toEqual([name, true]);
       if (service.build) {
-        expect(fs.existsSync(path.join(REPO_ROOT, service.build.context, service.build.dockerfile))).toBe(true);
+        expect(fs.existsSync(path.join(REPO_ROOT, service.build.context, service.build.dockerfile))).toBe(
+          true,
+        );
       }
       for (const volume of service.volumes ?? []) {
         const source = interpolate(volume).split(':')[0]!;
@@ -134,7 +161,10 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/npm install -g pnpm@9\.15\.9/);
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile/);
     expect(dockerfile).toMatch(/^USER node$/m);
-    const entry = /ENTRYPOINT \[([^\]]*)\]/.exec(dockerfile)![1]!.split(',').map((s) => JSON.parse(s.trim()) as string);
+    const entry = /ENTRYPOINT \[([^\]]*)\]/
+      .exec(dockerfile)![1]!
+      .split(',')
+      .map((s) => JSON.parse(s.trim()) as string);
     expect(fs.existsSync(path.join(REPO_ROOT, entry[1]!.replace('/app/', '')))).toBe(true);
     const main = fs.readFileSync(path.join(REPO_ROOT, 'services/cli/src/main.ts'), 'utf8');
     for (const [, s] of [...proxies, ...workers]) expect(main).toContain(`case '${s.command![0]}':`);
@@ -155,23 +185,34 @@ describe('docker-compose.yml', () => {
     expect(services.lb!.volumes).toContain('./infra/nginx/nginx.conf:/etc/nginx/nginx.conf:ro');
     for (const rules of prometheus.rule_files ?? []) {
       expect(fs.existsSync(path.join(path.dirname(PROMETHEUS_CONFIG), rules))).toBe(true);
-      const mounted = services.prometheus!.volumes!.some((v) => v.startsWith(`./infra/prometheus/${path.dirname(rules)}:`));
+      const mounted = services.prometheus!.volumes!.some((v) =>
+        v.startsWith(`./infra/prometheus/${path.dirname(rules)}:`),
+      );
       expect([rules, mounted]).toEqual([rules, true]);
     }
   });
 
   it('the rotor config the services mount is valid with the environment compose gives them (rotor status runs)', () => {
     const service = services['proxy-1']!;
-    const source = service.volumes!.map(interpolate).find((v) => v.endsWith(':/etc/rotor/rotor.yaml:ro'))!.split(':')[0]!;
+    const source = service
+      .volumes!.map(interpolate)
+      .find((v) => v.endsWith(':/etc/rotor/rotor.yaml:ro'))!
+      .split(':')[0]!;
     expect(source).toBe('./rotor.example.yaml');
     const file = path.join(REPO_ROOT, source);
-    const env = Object.fromEntries(Object.entries(service.environment!).map(([k, v]) => [k, interpolate(String(v))]));
+    const env = Object.fromEntries(
+      Object.entries(service.environment!).map(([k, v]) => [k, interpolate(String(v))]),
+    );
     expect(env.ROTOR_CONFIG).toBe('/etc/rotor/rotor.yaml');
-    const status = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), ['services/cli/src/main.ts', 'status'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, ...env, ROTOR_CONFIG: file, REDIS_URL: testRedisUrl() },
-    });
+    const status = spawnSync(
+      path.join(REPO_ROOT, 'node_modules/.bin/tsx'),
+      ['services/cli/src/main.ts', 'status'],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, ...env, ROTOR_CONFIG: file, REDIS_URL: testRedisUrl() },
+      },
+    );
     expect([status.status, status.stderr]).toEqual([0, '']);
     expect(status.stdout).toMatch(/^pool openai \(openai, 0 keys\)/m);
   });

@@ -1,7 +1,13 @@
 import { CLIENT_TOKEN, startTopology, type Topology } from '../src';
 import { allQueries } from '../../../infra/grafana/dashboards';
 import { alertRules, concreteQuery, metricNames } from './ops/infra-files';
-import { exportedNames, startPrometheus, startWorkerProcess, type PrometheusProcess, type Service } from './ops/services';
+import {
+  exportedNames,
+  startPrometheus,
+  startWorkerProcess,
+  type PrometheusProcess,
+  type Service,
+} from './ops/services';
 
 /**
  * The monitoring stack against a live run: 2 `rotor proxy` replicas and a `rotor worker` process,
@@ -35,7 +41,10 @@ beforeAll(async () => {
     config: {
       retry: { maxAttempts: 3, on5xx: true },
       circuitBreaker: { failures: 2 },
-      worker: { probe: { suspendedAfterMs: 300, maxBackoffMs: 600, timeoutMs: 2000 }, reconcileEveryMs: 60_000 },
+      worker: {
+        probe: { suspendedAfterMs: 300, maxBackoffMs: 600, timeoutMs: 2000 },
+        reconcileEveryMs: 60_000,
+      },
     },
   });
   worker = await startWorkerProcess(topo.configFile);
@@ -46,7 +55,8 @@ beforeAll(async () => {
   // Prometheus hands targets to its scrapers some seconds after start: the load must come after that.
   await until(
     'every target scraped',
-    async () => ((await prometheus!.query('count(up == 1)')).data?.result[0]?.value[1] === '4' ? true : undefined),
+    async () =>
+      (await prometheus!.query('count(up == 1)')).data?.result[0]?.value[1] === '4' ? true : undefined,
     20_000,
   );
 }, 60_000);
@@ -88,7 +98,9 @@ describe('Prometheus + dashboards + alerts on a live run', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     topo.sim.setMode(m3, 'ok');
-    console.log(`load: ${JSON.stringify(statuses)} upstream 429s: main ${topo.poolStat('main', 'rateLimited')}, hot ${topo.poolStat('hot', 'rateLimited')}; m0 ok ${topo.sim.stats(m0).ok}`);
+    console.log(
+      `load: ${JSON.stringify(statuses)} upstream 429s: main ${topo.poolStat('main', 'rateLimited')}, hot ${topo.poolStat('hot', 'rateLimited')}; m0 ok ${topo.sim.stats(m0).ok}`,
+    );
     expect(statuses[200]).toBeGreaterThan(0);
     expect(statuses[429]).toBeGreaterThan(0);
 
@@ -97,16 +109,22 @@ describe('Prometheus + dashboards + alerts on a live run', () => {
       'a successful probe and the all-keys-out alert firing, scraped',
       async () => {
         const success = await prom.query('rotor_probe_last_success_timestamp_seconds');
-        const firing = await prom.query('ALERTS{alertname="RotorPoolAllKeysOutOfRotation", alertstate="firing"}');
+        const firing = await prom.query(
+          'ALERTS{alertname="RotorPoolAllKeysOutOfRotation", alertstate="firing"}',
+        );
         return success.data?.result.length && firing.data?.result.length ? true : undefined;
       },
       20_000,
     );
     const alerts = await prom.alerts();
     const allOut = alerts.filter((a) => a.labels.alertname === 'RotorPoolAllKeysOutOfRotation');
-    expect(allOut.map((a) => [a.labels.pool, a.state, a.labels.severity])).toEqual([['hot', 'firing', 'critical']]);
+    expect(allOut.map((a) => [a.labels.pool, a.state, a.labels.severity])).toEqual([
+      ['hot', 'firing', 'critical'],
+    ]);
     const suspended = await prom.query('max by (pool) (rotor_pool_keys{state="suspended"})');
-    expect(Number(suspended.data!.result.find((r) => r.metric.pool === 'main')?.value[1])).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(suspended.data!.result.find((r) => r.metric.pool === 'main')?.value[1]),
+    ).toBeGreaterThanOrEqual(1);
 
     // Every panel: parses and returns data.
     const empty: string[] = [];
@@ -124,9 +142,17 @@ describe('Prometheus + dashboards + alerts on a live run', () => {
       expect([rule.alert, res.status, res.error]).toEqual([rule.alert, 'success', undefined]);
     }
     // And every metric they read is one the services export (or Prometheus's own `up`).
-    const exported = new Set(['up', ...(await exportedNames(`${topo.proxies[0]!.url}/metrics`)), ...(await exportedNames(`${worker!.url}/metrics`))]);
-    const unknown = [...queries.map((q) => q.expr), ...rules.map((r) => r.expr)].flatMap(metricNames).filter((n) => !exported.has(n));
+    const exported = new Set([
+      'up',
+      ...(await exportedNames(`${topo.proxies[0]!.url}/metrics`)),
+      ...(await exportedNames(`${worker!.url}/metrics`)),
+    ]);
+    const unknown = [...queries.map((q) => q.expr), ...rules.map((r) => r.expr)]
+      .flatMap(metricNames)
+      .filter((n) => !exported.has(n));
     expect([...new Set(unknown)]).toEqual([]);
-    console.log(`prometheus: ${queries.length} panel queries with data, ${rules.length} alert rules parsed, alerts: ${JSON.stringify(alerts.map((a) => `${a.labels.alertname}${a.labels.pool ? `{${a.labels.pool}}` : ''} ${a.state}`))}`);
+    console.log(
+      `prometheus: ${queries.length} panel queries with data, ${rules.length} alert rules parsed, alerts: ${JSON.stringify(alerts.map((a) => `${a.labels.alertname}${a.labels.pool ? `{${a.labels.pool}}` : ''} ${a.state}`))}`,
+    );
   });
 });

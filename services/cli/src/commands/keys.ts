@@ -24,7 +24,9 @@ export async function keysCommand(args: readonly string[], config: RotorConfig, 
     return EXIT.usage;
   }
   if (!config.pools[pool!]) {
-    io.err(`rotor keys: no pool "${pool}" in the config (pools: ${Object.keys(config.pools).join(', ') || 'none'})`);
+    io.err(
+      `rotor keys: no pool "${pool}" in the config (pools: ${Object.keys(config.pools).join(', ') || 'none'})`,
+    );
     return EXIT.usage;
   }
   const client = await openStore(config);
@@ -38,7 +40,11 @@ export async function keysCommand(args: readonly string[], config: RotorConfig, 
     if (json) {
       io.out(JSON.stringify({ pool, keyId: keyId.id, action, ...result }));
     } else {
-      const note = result.changed ? '' : action === 'clear' ? ' (unchanged: clear only ends a cooldown)' : ' (unchanged)';
+      const note = result.changed
+        ? ''
+        : action === 'clear'
+          ? ' (unchanged: clear only ends a cooldown)'
+          : ' (unchanged)';
       io.out(`${pool}/${keyId.id}: ${result.state}${note}`);
     }
     return EXIT.ok;
@@ -65,7 +71,13 @@ async function resolveKey(
   const matches = (await store.snapshot(pool)).keys.filter((k) => k.label === key);
   if (matches.length === 1) return { ok: true, id: matches[0]!.id };
   if (matches.length > 1) {
-    return { ok: false, message: `label "${key}" names ${matches.length} keys of pool ${pool}: use a key id (${matches.map((k) => k.id).join(', ')})` };
+    return {
+      ok: false,
+      message: `label "${key}" names ${matches.length} keys of pool ${pool}: use a key id (${matches.map((k) => k.id).join(', ')})`,
+    };
   }
-  return { ok: false, message: `no key "${key}" in pool ${pool} (a key id k_... or a label; see rotor status ${pool})` };
+  return {
+    ok: false,
+    message: `no key "${key}" in pool ${pool} (a key id k_... or a label; see rotor status ${pool})`,
+  };
 }

@@ -21,7 +21,9 @@ export async function statusCommand(args: readonly string[], config: RotorConfig
   const configured = Object.keys(config.pools);
   const missing = positional.filter((p) => !config.pools[p]);
   if (missing.length) {
-    io.err(`rotor status: no pool ${missing.map((p) => `"${p}"`).join(', ')} in the config (pools: ${configured.join(', ') || 'none'})`);
+    io.err(
+      `rotor status: no pool ${missing.map((p) => `"${p}"`).join(', ')} in the config (pools: ${configured.join(', ') || 'none'})`,
+    );
     return EXIT.usage;
   }
   const pools = positional.length ? positional : configured;
@@ -34,8 +36,12 @@ export async function statusCommand(args: readonly string[], config: RotorConfig
     }
     const blocks = snapshots.map((snap) => {
       const headline = poolHeadline(snap, config.pools[snap.pool]?.provider);
-      if (snap.keys.length === 0) return `${headline}\n  (no keys in the store: has a proxy started with this config?)`;
-      return `${headline}\n${renderTable(STATUS_COLUMNS, snap.keys.map((k) => statusRow(k, snap.now)))}`;
+      if (snap.keys.length === 0)
+        return `${headline}\n  (no keys in the store: has a proxy started with this config?)`;
+      return `${headline}\n${renderTable(
+        STATUS_COLUMNS,
+        snap.keys.map((k) => statusRow(k, snap.now)),
+      )}`;
     });
     io.out(blocks.join('\n\n') || 'no pools in the config');
     return EXIT.ok;

@@ -1,6 +1,16 @@
 import type { KeySnapshot, PoolSnapshot } from '@rotor/redis-store';
 
-export const STATUS_COLUMNS = ['KEY ID', 'LABEL', 'STATE', 'UNTIL', 'REASON', 'IN-FLIGHT', 'OK', 'FAILED', '429'] as const;
+export const STATUS_COLUMNS = [
+  'KEY ID',
+  'LABEL',
+  'STATE',
+  'UNTIL',
+  'REASON',
+  'IN-FLIGHT',
+  'OK',
+  'FAILED',
+  '429',
+] as const;
 
 /** `2025-01-02T03:04:05Z (in 42s)`: when a cooling key returns, on the Redis clock. */
 export function formatUntil(untilMs: number | undefined, nowMs: number): string {

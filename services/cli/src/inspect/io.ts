@@ -13,7 +13,11 @@ export const processIo: Io = {
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** Splits `--json` (the only flag) from positional arguments; any other flag is a usage error. */
-export function parseFlags(args: readonly string[]): { json: boolean; positional: string[]; unknown: string[] } {
+export function parseFlags(args: readonly string[]): {
+  json: boolean;
+  positional: string[];
+  unknown: string[];
+} {
   const positional: string[] = [];
   const unknown: string[] = [];
   let json = false;

@@ -49,16 +49,41 @@ export function concreteQuery(expr: string): string {
 }
 
 const PROMQL_WORDS = new Set([
-  'sum', 'max', 'min', 'avg', 'count', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and',
-  'or', 'unless', 'rate', 'increase', 'irate', 'histogram_quantile', 'time', 'vector', 'absent', 'le',
-  'humanize', 'offset', 'bool',
+  'sum',
+  'max',
+  'min',
+  'avg',
+  'count',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'rate',
+  'increase',
+  'irate',
+  'histogram_quantile',
+  'time',
+  'vector',
+  'absent',
+  'le',
+  'humanize',
+  'offset',
+  'bool',
 ]);
 
 /** Metric names a PromQL expression reads (identifiers before `{`, `[`, `)`, an operator or the end). */
 export function metricNames(expr: string): string[] {
   const names = new Set<string>();
   const withoutStrings = expr.replace(/"[^"]*"/g, '""').replace(/\[[^\]]*\]/g, '');
-  const withoutGroupings = withoutStrings.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
+  const withoutGroupings = withoutStrings.replace(
+    /\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g,
+    '',
+  );
   const withoutLabels = withoutGroupings.replace(/\{[^}]*\}/g, '{}');
   for (const m of withoutLabels.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     const word = m[0];

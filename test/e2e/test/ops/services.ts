@@ -5,7 +5,14 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '@rotor/testkit';
 import { waitForHttp } from '../../src/wait';
-import { NGINX_CONFIG, PROMETHEUS_CONFIG, REPO_ROOT, RULES_FILE, readYaml, type PrometheusConfig } from './infra-files';
+import {
+  NGINX_CONFIG,
+  PROMETHEUS_CONFIG,
+  REPO_ROOT,
+  RULES_FILE,
+  readYaml,
+  type PrometheusConfig,
+} from './infra-files';
 
 const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 const CLI = path.join(REPO_ROOT, 'services/cli/src/main.ts');
@@ -17,7 +24,12 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-function spawned(child: ChildProcess, url: string, port: number, stopSignal: NodeJS.Signals = 'SIGTERM'): Service {
+function spawned(
+  child: ChildProcess,
+  url: string,
+  port: number,
+  stopSignal: NodeJS.Signals = 'SIGTERM',
+): Service {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -41,7 +53,12 @@ export async function startWorkerProcess(configFile: string): Promise<Service> {
   const port = await freePort();
   const child = spawn(TSX, [CLI, 'worker'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile, METRICS_PORT: String(port) },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ROTOR_CONFIG: configFile,
+      METRICS_PORT: String(port),
+    },
   });
   const service = spawned(child, `http://127.0.0.1:${port}`, port);
   try {
@@ -70,7 +87,10 @@ export interface PromResponse {
  * local processes: scrape and rule evaluation every second, the same job names, and the alert rules
  * with `for:` set to 0s so an alert fires within the test (its `for:` timing is covered by promtool test rules).
  */
-export async function startPrometheus(targets: { proxies: string[]; workers: string[] }): Promise<PrometheusProcess> {
+export async function startPrometheus(targets: {
+  proxies: string[];
+  workers: string[];
+}): Promise<PrometheusProcess> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-prometheus-'));
   const shipped = readYaml<PrometheusConfig>(PROMETHEUS_CONFIG);
@@ -106,8 +126,12 @@ export async function startPrometheus(targets: { proxies: string[]; workers: str
   const service = spawned(child, url, port);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}):\n${service.output()}`);
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    if (child.exitCode !== null)
+      throw new Error(`prometheus exited (${child.exitCode}):\n${service.output()}`);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await service.stop();
@@ -152,11 +176,16 @@ export async function startShippedNginx(upstreamPorts: number[]): Promise<Servic
   const shipped = fs.readFileSync(NGINX_CONFIG, 'utf8');
   const servers = shipped.match(/^\s*server\s+proxy-\d+:\d+;$/gm) ?? [];
   if (servers.length !== upstreamPorts.length) {
-    throw new Error(`infra/nginx/nginx.conf has ${servers.length} upstream servers, the test runs ${upstreamPorts.length} replicas`);
+    throw new Error(
+      `infra/nginx/nginx.conf has ${servers.length} upstream servers, the test runs ${upstreamPorts.length} replicas`,
+    );
   }
   let i = 0;
   const conf = shipped
-    .replace(/^(\s*)server\s+proxy-\d+:\d+;$/gm, (_m, indent: string) => `${indent}server 127.0.0.1:${upstreamPorts[i++]};`)
+    .replace(
+      /^(\s*)server\s+proxy-\d+:\d+;$/gm,
+      (_m, indent: string) => `${indent}server 127.0.0.1:${upstreamPorts[i++]};`,
+    )
     .replace(/listen\s+\d+;/, `listen 127.0.0.1:${port};`)
     .replaceAll('/tmp/', `${dir}/`)
     .replace('/dev/stderr', `${dir}/error.log`);
@@ -167,7 +196,9 @@ export async function startShippedNginx(upstreamPorts: number[]): Promise<Servic
     await waitForHttp(`${service.url}/healthz`, child);
   } catch (error) {
     await service.stop();
-    const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '';
+    const log = fs.existsSync(path.join(dir, 'error.log'))
+      ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8')
+      : '';
     throw new Error(`${(error as Error).message}\n${service.output()}\n${log}`);
   }
   return service;
