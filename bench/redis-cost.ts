@@ -9,7 +9,7 @@
  *     after the answer reached the client; anything else (heartbeat, readiness pings) is
  *     time-driven background, shown per second.
  *
- *   pnpm --filter @rotor/bench redis-cost       (env: REQUESTS=1000 CONNECTIONS=10)
+ *   pnpm --filter @rotor/bench redis-cost       (env: REQUESTS=1000 COST_CONNECTIONS=10)
  */
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -48,7 +48,7 @@ export interface RedisCostResult {
 }
 
 export function optionsFromEnv(): RedisCostOptions {
-  return { requests: Number(process.env.REQUESTS ?? 1000), connections: Number(process.env.CONNECTIONS ?? 10) };
+  return { requests: Number(process.env.REQUESTS ?? 1000), connections: Number(process.env.COST_CONNECTIONS ?? 10) };
 }
 
 const ROLES: Record<string, CommandRow['role']> = {

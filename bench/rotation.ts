@@ -14,7 +14,7 @@
  *   partly used   as warm, then someone else spends 15 of 20 on 3 of the keys, one more request per
  *                 key (what the rotator can learn from), then 100 concurrent
  *
- *   pnpm --filter @rotor/bench rotation      (env: WINDOW_MS=3000 LATENCIES=0,300)
+ *   pnpm --filter @rotor/bench rotation      (env: WINDOW_MS=3000 ROTATION_LATENCIES=0,300)
  */
 import { startSimProvider, type SimProvider } from '@rotor/sim-provider';
 import { burst, tally, type Answer } from './lib/load';
@@ -65,7 +65,7 @@ export interface RotationRow {
 export function optionsFromEnv(): RotationOptions {
   return {
     windowMs: Number(process.env.WINDOW_MS ?? 3000),
-    latencies: (process.env.LATENCIES ?? '0,300').split(',').filter(Boolean).map(Number),
+    latencies: (process.env.ROTATION_LATENCIES ?? '0,300').split(',').filter(Boolean).map(Number),
   };
 }
 

@@ -4,7 +4,7 @@
  * it). Rounds are interleaved (10, 1k, 100k, 10, 1k, ...) so drift hits every size alike; medians of
  * the rounds are printed with the ratio largest / smallest (target for acquire: ≤ 1.5).
  *
- *   pnpm --filter @rotor/bench store-scale      (env: SIZES=10,1000,100000 ROUNDS=3 OPS=4000 CONCURRENCY=16)
+ *   pnpm --filter @rotor/bench store-scale      (env: SIZES=10,1000,100000 SCALE_ROUNDS=3 OPS=4000 CONCURRENCY=16)
  */
 import { Redis } from 'ioredis';
 import { RedisKeyStore } from '@rotor/redis-store';
@@ -39,7 +39,7 @@ export interface ScaleResult {
 export function optionsFromEnv(): ScaleOptions {
   return {
     sizes: (process.env.SIZES ?? '10,1000,100000').split(',').map(Number),
-    rounds: Number(process.env.ROUNDS ?? 3),
+    rounds: Number(process.env.SCALE_ROUNDS ?? 3),
     ops: Number(process.env.OPS ?? 4000),
     concurrency: Number(process.env.CONCURRENCY ?? 16),
   };

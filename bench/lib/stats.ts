@@ -11,12 +11,13 @@ export function median(values: number[]): number {
 
 export const fmt = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
-/** Prints rows as aligned columns: the first column left-aligned, the others right-aligned. */
-export function printTable(header: string[], rows: (string | number)[][]): void {
+/** Prints rows as aligned columns: by default the first column left-aligned, the others right-aligned. */
+export function printTable(header: string[], rows: (string | number)[][], leftAligned: number[] = [0]): void {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   for (const row of cells) {
-    console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+    const line = row.map((cell, i) => (leftAligned.includes(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)));
+    console.log(line.join('  ').trimEnd());
   }
 }
 
