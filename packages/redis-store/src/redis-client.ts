@@ -41,9 +41,9 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
       return error.message.startsWith('LOADING');
     },
   };
-  const url = new URL(options.url);
+  const url = parseRedisUrl(options.url);
   if (url.protocol === 'redis+cluster:') {
-    return new Cluster(hostList(url), {
+    return new Cluster(url.hosts, {
       redisOptions: withAuth(common, url),
       enableOfflineQueue: common.enableOfflineQueue,
       clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
@@ -55,7 +55,7 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
     if (!name) throw new Error('redis+sentinel:// URL needs the master name as its path');
     return new Redis({
       ...withAuth(common, url),
-      sentinels: hostList(url),
+      sentinels: url.hosts,
       name,
       sentinelRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
     });
@@ -69,16 +69,34 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
   return new Redis(options.url, common);
 }
 
-/** URL's host part may hold a comma-separated list, which URL parses as one host: split it by hand. */
-function hostList(url: URL): { host: string; port: number }[] {
-  const authority = url.href.replace(/^[a-z+]+:\/\//, '').replace(/^[^@/]*@/, '').split('/')[0] ?? '';
-  return authority.split(',').map((hostPort) => {
-    const [host, port] = hostPort.split(':');
-    return { host: host || '127.0.0.1', port: Number(port || 6379) };
-  });
+interface ParsedRedisUrl {
+  protocol: string;
+  username: string;
+  password: string;
+  hosts: { host: string; port: number }[];
+  pathname: string;
 }
 
-function withAuth(options: RedisOptions, url: URL): RedisOptions {
+/**
+ * `new URL` refuses a comma-separated host list (`redis+sentinel://a:26379,b:26379/name` is not a valid
+ * WHATWG URL: the "port" would be `26379,b:26379`), so the authority is split by hand.
+ */
+function parseRedisUrl(text: string): ParsedRedisUrl {
+  const match = /^([a-z][a-z0-9+.-]*:)\/\/(?:([^@/]*)@)?([^/?#]*)([^?#]*)/i.exec(text);
+  if (!match) throw new Error('invalid Redis URL');
+  const [, protocol, userinfo = '', authority = '', pathname = ''] = match;
+  const [username = '', password = ''] = userinfo.includes(':') ? userinfo.split(/:(.*)/s) : [userinfo, ''];
+  const hosts = authority
+    .split(',')
+    .filter(Boolean)
+    .map((hostPort) => {
+      const [, host = '', port = ''] = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(hostPort) ?? [];
+      return { host: host.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(port || 6379) };
+    });
+  return { protocol: protocol!.toLowerCase(), username, password, hosts, pathname };
+}
+
+function withAuth(options: RedisOptions, url: ParsedRedisUrl): RedisOptions {
   return {
     ...options,
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
