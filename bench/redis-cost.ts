@@ -88,8 +88,9 @@ export async function runRedisCost(options: RedisCostOptions): Promise<RedisCost
     }
     const admin = new Redis(redis.url);
     clients.push(admin);
-    const monitor = await new Redis(redis.url).monitor();
+    const monitor = await admin.monitor(); // its own connection
     clients.push(monitor);
+    for (const client of clients) client.on('error', () => undefined);
     const calls = new Map<string, { calls: number; internal: number }>();
     let current: { calls: number; internal: number } | undefined;
     monitor.on('monitor', (_time: string, args: string[], source: string) => {

@@ -22,21 +22,27 @@ export interface Child {
 // ---- process tracking ---------------------------------------------------------------------------
 
 const live = new Set<ChildProcess>();
+/** Children started in their own process group (nginx: master + workers), killed as a group. */
+const groupLeaders = new WeakSet<ChildProcess>();
 
-function track(child: ChildProcess): ChildProcess {
+function track(child: ChildProcess, processGroup = false): ChildProcess {
   live.add(child);
+  if (processGroup) groupLeaders.add(child);
   child.once('exit', () => live.delete(child));
   return child;
 }
 
-function killAllNow(): void {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
+function kill(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (groupLeaders.has(child) && child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    // already gone
   }
+}
+
+function killAllNow(): void {
+  for (const child of live) kill(child, 'SIGKILL');
 }
 
 process.once('exit', killAllNow);
@@ -80,7 +86,7 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceM
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const timer = setTimeout(() => kill(child, 'SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
   };
@@ -294,8 +300,13 @@ http {
 }
 `;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  // Its own process group: a SIGKILL then reaches the workers too, not only the master.
   const child = track(
-    spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+    spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    }),
+    true,
   );
   let out = '';
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
