@@ -11,6 +11,7 @@ import {
   type KeySpec,
   type KeyState,
   type KeyStore,
+  type LearnedKey,
   type Lease,
   type PoolSnapshot,
   type ReportResult,
@@ -391,6 +392,35 @@ export class MemoryKeyStore implements KeyStore {
       }
       if (known.limitRequests !== undefined) key.limReq = known.limitRequests;
     }
+  }
+
+  /**
+   * What this store knows that the shared state may not: per key, the provider's last word on its
+   * budget (minus our requests in flight), a running cooldown, recent hand-outs under a declared rpm.
+   * Relative times, for RedisKeyStore.mergeLearned when Redis is back.
+   */
+  learned(pool: string): LearnedKey[] {
+    const p = this.pools.get(pool);
+    if (!p) return [];
+    const now = this.now();
+    const out: LearnedKey[] = [];
+    for (const key of p.keys.values()) {
+      const entry: LearnedKey = { id: key.id };
+      if (key.seenReq !== undefined && key.resetReqAt !== undefined && key.resetReqAt > now) {
+        entry.seen = key.seenReq;
+        entry.remaining = Math.max(0, key.seenReq - key.inflight.size);
+        entry.resetInMs = key.resetReqAt - now;
+      }
+      if (key.state === 'cooling' && key.until > now) {
+        entry.coolMs = key.until - now;
+        entry.reason = key.reason;
+      }
+      const windowMs = key.windowMs ?? 60_000;
+      const recent = key.log.filter((t) => t + windowMs > now).map((t) => now - t);
+      if (recent.length > 0) entry.handedOutAgoMs = recent;
+      if (Object.keys(entry).length > 1) out.push(entry);
+    }
+    return out;
   }
 
   private rpmOf(key: MemKey): number | undefined {

@@ -13,6 +13,7 @@ import {
   type KeySpec,
   type KeyState,
   type KeyStore,
+  type LearnedKey,
   type Lease,
   type PoolSnapshot,
   type ReportResult,
@@ -163,6 +164,21 @@ export class RedisKeyStore implements KeyStore {
       );
     }
     return { added, removed, total: wanted.size };
+  }
+
+  /**
+   * Merges what a replica learned in fallback into the shared state (stricter wins: lower budget,
+   * later cooldown, more hand-outs in a declared-rpm window). Returns the keys changed.
+   */
+  async mergeLearned(pool: string, learned: readonly LearnedKey[]): Promise<number> {
+    const k = this.keys(pool);
+    let changed = 0;
+    for (let i = 0; i < learned.length; i += SYNC_BATCH) {
+      changed += Number(
+        await runScript(this.redis, 'mergeLearned', [k.ring, k.cooling, k.states, k.keyPrefix], [JSON.stringify(learned.slice(i, i + SYNC_BATCH))]),
+      );
+    }
+    return changed;
   }
 
   /**

@@ -19,6 +19,7 @@ export const SCRIPT_FILES = {
   syncKeys: 'sync-keys',
   removeKeys: 'remove-keys',
   heartbeat: 'heartbeat',
+  mergeLearned: 'merge-learned',
 } as const;
 export type ScriptName = keyof typeof SCRIPT_FILES;
 

@@ -76,6 +76,25 @@ export interface PoolSnapshot {
   keys: KeySnapshot[];
 }
 
+/**
+ * What a replica learned about one key while serving from its own memory, in relative times, for
+ * merging into the shared state when Redis is back (see RedisKeyStore.mergeLearned).
+ */
+export interface LearnedKey {
+  id: string;
+  /** The provider's last word on the requests left in its window. */
+  seen?: number;
+  /** `seen` minus this replica's requests still in flight on the key. */
+  remaining?: number;
+  /** ms until the provider's window resets. */
+  resetInMs?: number;
+  /** ms the key has left to cool, and why. */
+  coolMs?: number;
+  reason?: string;
+  /** ms since each hand-out, for a key with a declared rpm (sliding window). */
+  handedOutAgoMs?: number[];
+}
+
 export interface SyncResult {
   added: number;
   removed: number;

@@ -103,3 +103,44 @@ describe('replica heartbeats', () => {
     expect(await store.heartbeat('b', 300)).toBe(1);
   });
 });
+
+describe('back from fallback: what a replica learned is merged into Redis', () => {
+  it('a lower budget, a running cooldown and declared-rpm hand-outs reach the shared state; the stricter view wins', async () => {
+    const shared = newStore();
+    const specs = [{ id: 'a' }, { id: 'b' }, { id: 'c', rpm: 4, windowMs: 60_000 }, { id: 'd' }];
+    await shared.sync('p', specs);
+    // Redis knew a's budget before the outage: 50 left.
+    const before = await shared.acquire('p', { exclude: ['b', 'c', 'd'] });
+    if (!before.ok) throw new Error('expected a');
+    await shared.report(before.lease, outcome('success', { remainingRequests: 50, resetRequestsMs: 30_000 }));
+
+    const memory = new MemoryKeyStore({ share: 1 / 2 });
+    await memory.sync('p', specs);
+    const take = async (id: string) => {
+      const r = await memory.acquire('p', { exclude: specs.map((s) => s.id).filter((x) => x !== id) });
+      if (!r.ok) throw new Error(`expected ${id}`);
+      return r.lease;
+    };
+    await memory.report(await take('a'), outcome('success', { remainingRequests: 6, resetRequestsMs: 20_000 }));
+    await take('a'); // one more in flight on a
+    await memory.report(await take('b'), outcome('rate_limited', { retryAfterMs: 15_000 }));
+    await take('c');
+    await take('c');
+    const learned = memory.learned('p');
+    expect(learned.map((l) => l.id).sort()).toEqual(['a', 'b', 'c']);
+    expect(learned.find((l) => l.id === 'a')).toMatchObject({ seen: 6, remaining: 5 });
+
+    expect(await shared.mergeLearned('p', learned)).toBe(3);
+    const snap = await shared.snapshot('p');
+    const [a, b] = snap.keys;
+    expect(a).toMatchObject({ state: 'active', remainingRequests: 5 });
+    expect(b).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
+    expect(b!.until! - snap.now).toBeGreaterThan(14_000);
+    // c: 2 hand-outs in fallback (its half of 4) + 2 more now = its declared 4 per window: no 5th.
+    const c = await Promise.all([1, 2, 3].map(() => shared.acquire('p', { exclude: ['a', 'b', 'd'] })));
+    expect(c.map((r) => r.ok)).toEqual([true, true, false]);
+    // Merging a looser view changes nothing: Redis's stricter budget stays.
+    expect(await shared.mergeLearned('p', [{ id: 'a', seen: 40, remaining: 40, resetInMs: 20_000 }])).toBe(0);
+    expect((await shared.snapshot('p')).keys[0]!.remainingRequests).toBe(5);
+  });
+});
