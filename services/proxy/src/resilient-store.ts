@@ -49,7 +49,8 @@ const GUARD_SLACK_MS = 100;
  * (`redis.commandTimeoutMs`, no offline queue), the replica switches at once to its in-memory fallback
  * (fail-open) or refuses requests with 503 (fail-closed), and tries Redis again every
  * `redis.fallback.recoverEveryMs` (and whenever the connection comes back): a ping, the scripts loaded,
- * every pool synced, and it is back on shared state by itself.
+ * every pool synced, what it learned in fallback merged (lower budgets, cooldowns, hand-outs), and it is
+ * back on shared state by itself.
  *
  * While Redis answers, the fallback is kept warm: every outcome is also reported to it (budgets,
  * cooldowns), and every `redis.fallback.refreshMs` it copies Redis's key states (operator-disabled,
@@ -238,6 +239,13 @@ export class ResilientKeyStore implements KeyStore {
       try {
         await this.guard(this.options.redis.redis.ping());
         await this.options.resync();
+        // What the fallback period spent and learned goes into the shared state first, so the
+        // first requests back on Redis do not spend it again (no burst of 429s at the switch).
+        if (this.currentMode === 'fallback') {
+          for (const pool of this.options.pools()) {
+            await this.options.redis.mergeLearned(pool, this.options.fallback.learned(pool));
+          }
+        }
       } catch (error) {
         this.options.logger.debug({ err: errorMessage(error) }, 'redis still unreachable');
         return;
