@@ -8,8 +8,8 @@ export async function redisCli(port: number, ...args: string[]): Promise<string[
   const { stdout } = await run('redis-cli', ['-c', '-p', String(port), '--no-raw', ...args], { timeout: 10_000 });
   return stdout
     .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => line.replace(/^\d+\) /, '').replace(/^"(.*)"$/, '$1'));
+    .map((line) => line.trim().replace(/^\d+\) /, '').replace(/^"(.*)"$/, '$1'))
+    .filter((line) => line.length > 0);
 }
 
 /** HGETALL as an object (`redis-cli --raw` pairs). */

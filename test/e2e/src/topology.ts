@@ -41,6 +41,13 @@ export type RedisChoice = 'standalone' | 'cluster' | { url: string };
 
 let defaultRedis: RedisChoice = 'standalone';
 
+let lastStarted: Topology | undefined;
+
+/** The topology this test file started last (for checks added around a shared scenario). */
+export function lastTopology(): Topology | undefined {
+  return lastStarted;
+}
+
 /** Runs every topology of this test file on another Redis (e.g. the rotation scenarios on Cluster). */
 export function setDefaultRedis(choice: RedisChoice): void {
   defaultRedis = choice;
@@ -139,5 +146,6 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       else await handle.redis?.kill();
     },
   };
+  lastStarted = handle;
   return handle;
 }
