@@ -11,3 +11,4 @@ export { steadyLoad, between, successRate, statuses, type Sample, type SteadyLoa
 export { readyz, metricsText, metricValue, waitUntil, figures, type Ready } from './observe';
 export { configVariant, type RawConfig } from './config-file';
 export { redisCli, hgetall } from './redis-cli';
+export { startUpstream, OK_HEADERS, COMPLETION, sseChunk, type TestUpstream, type SeenRequest } from './upstream-server';

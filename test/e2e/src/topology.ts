@@ -15,6 +15,8 @@ export interface PoolSpec {
   /** Declared per-key limits, as an operator would write them. */
   limits?: { rpm?: number; windowMs?: number };
   maxWaitMs?: number;
+  /** Another upstream than the simulated provider (a test's own server); its keys are still generated. */
+  baseUrl?: string;
 }
 
 export interface TopologyOptions {
@@ -109,7 +111,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         name,
         {
           provider: spec.provider ?? 'openai',
-          baseUrl: spec.provider === 'anthropic' ? sim.url : `${sim.url}/v1`,
+          baseUrl: spec.baseUrl ?? (spec.provider === 'anthropic' ? sim.url : `${sim.url}/v1`),
           keys: secrets[name],
           ...(spec.limits ? { limits: spec.limits } : {}),
           ...(spec.maxWaitMs ? { maxWaitMs: spec.maxWaitMs } : {}),
