@@ -12,3 +12,4 @@ export { readyz, metricsText, metricValue, waitUntil, figures, type Ready } from
 export { configVariant, type RawConfig } from './config-file';
 export { redisCli, hgetall } from './redis-cli';
 export { startUpstream, OK_HEADERS, COMPLETION, sseChunk, type TestUpstream, type SeenRequest } from './upstream-server';
+export { rawRequest, httpText, trickle, type RawAnswer } from './raw-http';

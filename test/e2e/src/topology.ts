@@ -11,7 +11,7 @@ export const CLIENT_TOKEN = 'e2e-client-token';
 
 export interface PoolSpec {
   keys: number;
-  provider?: 'openai' | 'anthropic';
+  provider?: 'openai' | 'anthropic' | 'gemini' | 'azure-openai';
   /** Declared per-key limits, as an operator would write them. */
   limits?: { rpm?: number; windowMs?: number };
   maxWaitMs?: number;
