@@ -18,7 +18,11 @@ describe('readiness', () => {
 
   it('fail-open (default): /readyz ready, then 200 degraded while Redis is gone (requests still served), then ready again', async () => {
     redis = await spawnRedis();
-    const rig = await startRig({ redisUrl: redis.url, config: { redis: { url: redis.url, fallback: { recoverEveryMs: 100 } } } });
+    const rig = await startRig({
+      redisUrl: redis.url,
+      config: { adminToken: 'admin-token', redis: { url: redis.url, fallback: { recoverEveryMs: 100 } } },
+    });
+    const admin = { authorization: 'Bearer admin-token' };
     try {
       expect((await fetch(`${rig.proxy.url}/healthz`)).status).toBe(200);
       const ready = await fetch(`${rig.proxy.url}/readyz`);
@@ -30,6 +34,12 @@ describe('readiness', () => {
       expect(body.detail).toContain("in-memory rotation (fail-open)");
       expect((await chat(rig)).status).toBe(200);
       expect(rig.proxy.storeMode()).toBe('fallback');
+      // The admin API shows this replica's view, but refuses key actions that could not reach the others.
+      const view = await fetch(`${rig.proxy.url}/admin/pools/openai`, { headers: admin });
+      const keyId = ((await view.json()) as { keys: { id: string }[] }).keys[0]!.id;
+      expect(view.status).toBe(200);
+      const action = await fetch(`${rig.proxy.url}/admin/pools/openai/keys/${keyId}/disable`, { method: 'POST', headers: admin });
+      expect(action.status).toBe(503);
       expect(await rig.proxy.metrics.registry.getSingleMetricAsString('rotor_fallback_mode')).toMatch(/rotor_fallback_mode 1/);
       redis = await redis.restart();
       await waitUntil(() => rig.proxy.storeMode() === 'shared', 5000);
