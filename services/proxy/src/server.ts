@@ -82,6 +82,8 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     storeMode: opened.mode,
     metrics,
     reload: async (next) => {
+      // First, so that a return from fallback during the reload syncs Redis to the new config.
+      inForce = next;
       await syncPools(next, store);
       metrics.initPools(Object.keys(next.pools));
       for (const pool of Object.values(next.pools)) {
@@ -92,7 +94,6 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
       }
       ctx.secrets = secretsByPool(next);
       ctx.config = next;
-      inForce = next;
       logger.info({ pools: Object.keys(next.pools).length }, 'config reloaded');
     },
     close: async () => {
