@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import type { Outcome } from '@rotor/core';
 import { StoreError, StoreErrorCode } from './errors';
+import { forgetBudgets, newKey, toSnapshot, type MemKey } from './memory/key-record';
 import { SortedSet } from './memory/sorted-set';
 import {
   DEFAULT_POLICY,
   type AcquireOptions,
   type AcquireResult,
   type KeyAction,
-  type KeySnapshot,
   type KeySpec,
   type KeyState,
   type KeyStore,
@@ -29,44 +29,6 @@ export interface MemoryStoreOptions extends Partial<StorePolicy> {
   share?: number;
   /** Clock in ms (tests). */
   now?: () => number;
-}
-
-/** One key's detail: the fields of the Redis per-key HASH, same names in camelCase. */
-interface MemKey {
-  id: string;
-  label: string;
-  weight: number;
-  rpm?: number;
-  tpm?: number;
-  windowMs?: number;
-  state: KeyState;
-  reason: string;
-  until: number;
-  fails: number;
-  rlStreak: number;
-  lastStatus?: number;
-  lastClass?: string;
-  lastError?: string;
-  lastAt?: number;
-  limReq?: number;
-  remReq?: number;
-  seenReq?: number;
-  remSlack?: number;
-  resetReqAt?: number;
-  limTok?: number;
-  remTok?: number;
-  resetTokAt?: number;
-  acquired: number;
-  ok: number;
-  rateLimited: number;
-  quota: number;
-  invalid: number;
-  errors: number;
-  parkedAt?: number;
-  /** Hand-out times for a declared rpm, newest first (the Redis `:log` LIST). */
-  log: number[];
-  /** lease token -> hand-out number (the Redis `:inflight` ZSET). */
-  inflight: Map<string, number>;
 }
 
 interface MemPool {
@@ -500,59 +462,4 @@ export class MemoryKeyStore implements KeyStore {
 function checkShare(share: number): number {
   if (!(share > 0 && share <= 1)) throw new Error(`share must be in (0, 1], got ${share}`);
   return share;
-}
-
-function newKey(id: string): MemKey {
-  return {
-    id,
-    label: '',
-    weight: 1,
-    state: 'active',
-    reason: '',
-    until: 0,
-    fails: 0,
-    rlStreak: 0,
-    acquired: 0,
-    ok: 0,
-    rateLimited: 0,
-    quota: 0,
-    invalid: 0,
-    errors: 0,
-    log: [],
-    inflight: new Map(),
-  };
-}
-
-function forgetBudgets(key: MemKey): void {
-  key.remReq = key.resetReqAt = key.seenReq = key.remSlack = undefined;
-  key.remTok = key.resetTokAt = undefined;
-}
-
-function toSnapshot(k: MemKey): KeySnapshot {
-  const parked = k.state === 'suspended' || k.state === 'disabled';
-  return {
-    id: k.id,
-    ...(k.label ? { label: k.label } : {}),
-    state: k.state,
-    ...(k.reason ? { reason: k.reason } : {}),
-    ...(k.state === 'cooling' ? { until: k.until } : {}),
-    weight: k.weight,
-    inflight: k.inflight.size,
-    acquired: k.acquired,
-    successes: k.ok,
-    rateLimited: k.rateLimited,
-    failures: k.errors + k.quota + k.invalid,
-    consecutiveFailures: k.fails,
-    lastStatus: k.lastStatus,
-    lastClass: k.lastClass || undefined,
-    lastError: k.lastError || undefined,
-    lastAt: k.lastAt,
-    remainingRequests: k.remReq,
-    limitRequests: k.limReq,
-    resetRequestsAt: k.resetReqAt,
-    remainingTokens: k.remTok,
-    limitTokens: k.limTok,
-    resetTokensAt: k.resetTokAt,
-    parkedAt: parked ? k.parkedAt : undefined,
-  };
 }
