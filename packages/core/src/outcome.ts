@@ -4,7 +4,7 @@
  * Redis (`last_class`) and used as metric label values.
  */
 export const OUTCOME_KINDS = [
-  'success', // 2xx (and 3xx: passed to the client, never followed)
+  'success', // 2xx (and 3xx: returned to the client without its Location, never followed)
   'rate_limited', // 429 that will clear by itself (RPM/TPM window)
   'quota_exhausted', // 429/402/400 that says the account has no credit left (`insufficient_quota`)
   'invalid_key', // 401 / 403: the key is wrong, revoked or lacks permission

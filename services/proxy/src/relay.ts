@@ -148,14 +148,20 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         onDone: (final) => void report(ctx, lease, final),
       });
     if (status >= 300 && status < 400 && response.headers.location !== undefined) {
-      // Never followed, and never passed on either: a client (or its SDK) would follow it, with its
-      // Rotor token, to wherever the provider (or whoever answers for it) points.
+      // Returned, never followed, and without its Location: a client (or its SDK) would otherwise
+      // follow it, with its Rotor token, to wherever the provider (or whoever answers for it) points.
+      const { chunks } = await readCapped(response, ERROR_BODY_CAP);
       response.destroy();
       const learned = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
       ctx.metrics.attempt(pool.name, lease.keyId, 'client_error');
       void report(ctx, lease, { ...learned, kind: 'client_error' });
-      const message = `the provider answered with a redirect (${status}); Rotor follows no redirect and passes none on`;
-      return finish(sendRotorError(res, provider, 'upstream_unreachable', message));
+      const headers = clientResponseHeaders(response.headers);
+      delete headers.location;
+      delete headers['content-location'];
+      delete headers['content-length'];
+      res.writeHead(status, { ...headers, 'x-rotor-redirect': 'not-followed', 'x-rotor-attempts': String(tried.length) });
+      res.end(Buffer.concat(chunks));
+      return finish(status);
     }
     if (status < 400) {
       const outcome = provider.classify({ status, headers: response.headers, nowMs: Date.now() });

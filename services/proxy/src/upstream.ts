@@ -28,8 +28,9 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 
 /**
  * One pool's upstream: an http-proxy-middleware instance with a keep-alive agent. The target comes
- * only from config; redirects are handed to the client, never followed; the response is handled by
- * the relay (selfHandleResponse), so it can be classified before anything reaches the client.
+ * only from config; redirects are never followed (the relay returns them without their Location);
+ * the response is handled by the relay (selfHandleResponse), so it can be classified before anything
+ * reaches the client.
  */
 export class Upstream {
   private readonly middleware: RequestHandler;

@@ -3,7 +3,7 @@ import type { ClassifyInput } from './provider';
 
 /** The status-only reading every provider starts from; provider modules refine it from the error body. */
 export function kindFromStatus(status: number): OutcomeKind {
-  if (status < 400) return 'success'; // 3xx is passed to the client, never followed
+  if (status < 400) return 'success'; // 3xx is returned to the client (without Location), never followed
   if (status === 401 || status === 403) return 'invalid_key';
   if (status === 429) return 'rate_limited';
   if (status >= 500) return 'server_error';
