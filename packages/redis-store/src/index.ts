@@ -1,6 +1,7 @@
 export { poolKeys, keyHash, keyInflight, keyLog, replicasKey, type PoolKeys } from './keys';
 export { RedisKeyStore } from './redis-key-store';
 export { createRedisClient, type RedisConnectionOptions } from './redis-client';
+export { closeRedis, connectOrExplain, displayRedisUrl, type RedisConnection } from './redis-connection';
 export { preloadScripts, registerScripts, scriptSources, SCRIPT_VERSION } from './scripts';
 export { StoreError, StoreErrorCode } from './errors';
 export * from './types';

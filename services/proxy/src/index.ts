@@ -1,4 +1,4 @@
-export { startProxy, displayUrl, type ProxyHandle, type ProxyOptions } from './server';
+export { startProxy, type ProxyHandle, type ProxyOptions } from './server';
 export { createLogger, type Logger } from './logger';
 export { keySpecs, syncPools } from './pool-sync';
 export { ADMIN_PREFIX, OPERATOR_ACTIONS, adminRouter, poolStatus, type OperatorAction, type PoolStatus } from './admin';

@@ -9,10 +9,9 @@ import { ProxyMetrics } from './metrics';
 import { secretsByPool, syncPools } from './pool-sync';
 import type { RelayContext } from './relay';
 import type { StoreMode } from './resilient-store';
-import { closeRedis, displayUrl, openStore } from './store-setup';
+import { openStore } from './store-setup';
 import { Upstream } from './upstream';
 
-export { closeRedis, displayUrl };
 
 export interface ProxyOptions {
   logger?: Logger;

@@ -1,5 +1,13 @@
 import type { RotorConfig } from '@rotor/core';
-import { MemoryKeyStore, RedisKeyStore, createRedisClient, preloadScripts, type KeyStore } from '@rotor/redis-store';
+import {
+  MemoryKeyStore,
+  RedisKeyStore,
+  closeRedis,
+  connectOrExplain,
+  createRedisClient,
+  preloadScripts,
+  type KeyStore,
+} from '@rotor/redis-store';
 import type { Cluster, Redis } from 'ioredis';
 import type { Readiness } from './app';
 import type { Logger } from './logger';
@@ -17,11 +25,6 @@ export interface ProxyStore {
   mode(): StoreMode | 'memory';
   readiness(): Promise<Readiness>;
   close(): Promise<void>;
-}
-
-/** Redis URL without its password, for messages. */
-export function displayUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
 }
 
 /**
@@ -52,17 +55,12 @@ export async function openStore(
     lazyConnect: true,
   });
   redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
-  try {
-    // connectTimeout covers the TCP connect; a Redis that accepts but never answers (stopped, overloaded)
-    // would hang the ready check: bounded here too.
-    await withTimeout(redis.connect(), config.redis.connectTimeoutMs + config.redis.commandTimeoutMs, 'no answer');
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(
-      `Redis at ${displayUrl(config.redis.url)} did not answer (${(error as Error).message}). ` +
-        'Start one (redis-server) or point REDIS_URL at yours.',
-    );
-  }
+  await connectOrExplain(
+    redis,
+    config.redis.url,
+    config.redis.connectTimeoutMs + config.redis.commandTimeoutMs,
+    'Start one (redis-server) or point REDIS_URL at yours.',
+  );
   const redisStore = new RedisKeyStore(redis, policy);
   await preloadScripts(redis);
   await syncPools(config, redisStore);
@@ -130,21 +128,4 @@ async function openMemoryStore(
   };
 }
 
-/** QUIT when Redis answers (pending replies arrive first), else drop the connection: never hang here. */
-export async function closeRedis(redis: Redis | Cluster, timeoutMs = 2000): Promise<void> {
-  if (redis.status !== 'ready') {
-    redis.disconnect();
-    return;
-  }
-  const timer = setTimeout(() => redis.disconnect(), timeoutMs);
-  await redis.quit().catch(() => redis.disconnect());
-  clearTimeout(timer);
-}
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

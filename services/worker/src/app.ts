@@ -1,13 +1,13 @@
 import type http from 'node:http';
 import { Queue, Worker } from 'bullmq';
 import type { RotorConfig } from '@rotor/core';
-import { RedisKeyStore, preloadScripts } from '@rotor/redis-store';
+import { RedisKeyStore, closeRedis, connectOrExplain, preloadScripts } from '@rotor/redis-store';
 import { createLogger, type Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { closeServer, serverPort, startMetricsServer } from './metrics-server';
 import { processor, type WorkerContext } from './processor';
 import { PROBE_QUEUE, RECONCILE_JOB, queuePrefix, type ProbeJobData } from './queue';
-import { closeRedis, workerConnections } from './redis';
+import { WORKER_COMMAND_TIMEOUT_FLOOR_MS, workerConnections } from './redis';
 import { ProbeScheduler } from './scheduler';
 import { gaugeRefresher } from './scrape';
 
@@ -39,16 +39,17 @@ export async function startWorker(config: RotorConfig, options: WorkerOptions = 
   const metrics = new WorkerMetrics();
   const redis = workerConnections(config, (op) => metrics.redisErrors.inc({ op }), logger);
   try {
-    await redis.store.connect();
-    await preloadScripts(redis.store);
-  } catch (error) {
-    redis.store.disconnect();
-    redis.bull.disconnect();
-    const url = config.redis.url.replace(/\/\/[^@/]*@/, '//');
-    throw new Error(
-      `Redis at ${url} did not answer (${(error as Error).message}). Start one (redis-server) or point REDIS_URL at yours.`,
+    await connectOrExplain(
+      redis.store,
+      config.redis.url,
+      config.redis.connectTimeoutMs + WORKER_COMMAND_TIMEOUT_FLOOR_MS,
+      'Start one (redis-server) or point REDIS_URL at yours.',
     );
+  } catch (error) {
+    redis.bull.disconnect();
+    throw error;
   }
+  await preloadScripts(redis.store);
   const store = new RedisKeyStore(redis.store, { prefix: config.redis.prefix });
   const prefix = queuePrefix(config.redis.prefix);
   const queue = new Queue<ProbeJobData>(PROBE_QUEUE, { connection: redis.bull, prefix });

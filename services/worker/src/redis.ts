@@ -1,12 +1,11 @@
 import type { RotorConfig } from '@rotor/core';
-import { createRedisClient } from '@rotor/redis-store';
-import type { Cluster, Redis } from 'ioredis';
+import { createRedisClient, type RedisConnection } from '@rotor/redis-store';
 import type { Logger } from './logger';
 
-export type RedisConnection = Redis | Cluster;
+export type { RedisConnection };
 
 /** The worker answers no client: a slow Redis may slow it down, but should not fail its probes. */
-const WORKER_COMMAND_TIMEOUT_FLOOR_MS = 5000;
+export const WORKER_COMMAND_TIMEOUT_FLOOR_MS = 5000;
 
 /**
  * The worker's connections, all from the shared factory:
@@ -47,6 +46,3 @@ function watch(redis: RedisConnection, op: string, onError: (op: string) => void
   });
 }
 
-export async function closeRedis(redis: RedisConnection): Promise<void> {
-  await redis.quit().catch(() => redis.disconnect());
-}

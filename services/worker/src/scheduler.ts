@@ -9,7 +9,8 @@ import {
   queuePrefix,
   type ProbeJobData,
 } from './queue';
-import { closeRedis, queueConnection, type RedisConnection } from './redis';
+import { closeRedis } from '@rotor/redis-store';
+import { queueConnection, type RedisConnection } from './redis';
 
 export type ScheduleResult = 'added' | 'pending' | 'restarted' | 'ignored';
 

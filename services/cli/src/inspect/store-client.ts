@@ -1,8 +1,5 @@
 import type { RotorConfig } from '@rotor/core';
-import { RedisKeyStore, createRedisClient } from '@rotor/redis-store';
-
-/** Redis URL without its password, for messages. */
-const displayUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//');
+import { RedisKeyStore, closeRedis, connectOrExplain, createRedisClient } from '@rotor/redis-store';
 
 export interface StoreClient {
   store: RedisKeyStore;
@@ -22,20 +19,15 @@ export async function openStore(config: RotorConfig): Promise<StoreClient> {
     lazyConnect: true,
     offlineQueue: true,
   });
-  redis.on('error', () => undefined); // reported through the failed command below
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(
-      `Redis at ${displayUrl(config.redis.url)} did not answer (${(error as Error).message}). ` +
-        'Point REDIS_URL (or redis.url in the config) at the one the proxies use.',
-    );
-  }
+  redis.on('error', () => undefined); // reported through the failed connect below
+  await connectOrExplain(
+    redis,
+    config.redis.url,
+    config.redis.connectTimeoutMs + 5000,
+    'Point REDIS_URL (or redis.url in the config) at the one the proxies use.',
+  );
   return {
     store: new RedisKeyStore(redis, { prefix: config.redis.prefix }),
-    close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
-    },
+    close: () => closeRedis(redis),
   };
 }
