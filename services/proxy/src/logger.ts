@@ -1,30 +1,8 @@
-import pino, { type Logger } from 'pino';
+import { createLogger as createRotorLogger, type Logger } from '@rotor/logging';
 import type { LogLevel } from '@rotor/core';
 
-/**
- * Every header or field that can hold a secret is redacted, whatever logs it: client tokens
- * (authorization, x-api-key), pool keys on upstream requests (authorization, x-api-key, x-goog-api-key,
- * api-key), cookies. Rotor never logs bodies (providers echo keys in some error bodies).
- */
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers["x-goog-api-key"]',
-  'req.headers["api-key"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers["x-goog-api-key"]',
-  'headers["api-key"]',
-  'headers.cookie',
-  'secret',
-  '*.secret',
-  'token',
-  '*.token',
-];
-
 export function createLogger(level: LogLevel = 'info', name = 'rotor-proxy'): Logger {
-  return pino({ name, level, redact: { paths: REDACT, censor: '[redacted]' } });
+  return createRotorLogger(name, level);
 }
 
 export type { Logger };
