@@ -67,9 +67,16 @@ export function buildApp(options: AppOptions): express.Express {
     next();
   });
   // inflate: false — the body is forwarded byte for byte, compressed or not; Rotor never parses it.
-  app.use((req: Request, res: Response, next: NextFunction) =>
-    express.raw({ type: () => true, limit: ctx.config.maxBodyBytes, inflate: false })(req, res, next),
-  );
+  // One parser per body limit (a reload may change it), not one built per request.
+  let bodyLimit = ctx.config.maxBodyBytes;
+  let readBody = rawBody(bodyLimit);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (ctx.config.maxBodyBytes !== bodyLimit) {
+      bodyLimit = ctx.config.maxBodyBytes;
+      readBody = rawBody(bodyLimit);
+    }
+    readBody(req, res, next);
+  });
   app.use(async (req: Request, res: Response) => {
     const match = res.locals.match as NonNullable<ReturnType<typeof routeFor>>;
     await relay(ctx, req, res, {
@@ -101,4 +108,8 @@ export function buildApp(options: AppOptions): express.Express {
     sendRotorError(res, provider, 'internal', 'internal error in Rotor');
   });
   return app;
+}
+
+function rawBody(limit: number) {
+  return express.raw({ type: () => true, limit, inflate: false });
 }
