@@ -25,7 +25,7 @@ async function everything(redis: ReturnType<typeof connect>): Promise<string> {
 
 describe('secrets', () => {
   it('no key secret appears anywhere in Redis after acquires, reports of every kind and operator actions', async () => {
-    const secrets = ['sk-proj-secretvalue-aaaaaaaaaaaaaaaa', 'sk-proj-secretvalue-bbbbbbbbbbbbbbbb', 'sk-ant-secretvalue-cccccccccc'];
+    const secrets = ['fake-openai-secret-aaaaaaaaaaaaaaaa', 'fake-openai-secret-bbbbbbbbbbbbbbbb', 'fake-anthropic-secret-cccccccccc'];
     const config = parseConfig(
       {
         pools: { main: { provider: 'openai', baseUrl: 'https://api.openai.com/v1', keys: secrets.join(','), limits: { rpm: 50 } } },
