@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, spawnRedis } from '@rotor/testkit';
+import { freePort, spawnRedis, writeNginxConfig } from '@rotor/testkit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -262,47 +262,12 @@ export function startRotorReplicas(configFile: string, n: number): Promise<(Chil
   return Promise.all(Array.from({ length: n }, () => startRotor(configFile)));
 }
 
-/**
- * nginx in front of replicas, as in production (same settings as test/e2e's): round robin,
- * keep-alive upstream connections, no buffering so SSE passes through.
- */
+/** nginx in front of replicas, with the same config as test/e2e's (testkit's writeNginxConfig). */
 export async function startNginx(upstreamPorts: number[]): Promise<Child> {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-bench-nginx-'));
-  fs.chmodSync(dir, 0o777);
-  const conf = `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  client_max_body_size 0;
-  keepalive_requests 1000000;
-  upstream rotor { ${upstreamPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 256; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://rotor;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 300s;
-    }
-  }
-}
-`;
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const { dir, confFile, port } = await writeNginxConfig(upstreamPorts);
   // Its own process group: a SIGKILL then reaches the workers too, not only the master.
   const child = track(
-    spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    spawn('nginx', ['-p', dir, '-c', confFile, '-g', 'daemon off;'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     }),

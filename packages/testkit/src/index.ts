@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 export { freePort } from './free-port';
 export { spawnRedis, type RedisProcess, type SpawnRedisOptions } from './redis-server';
 export { spawnRedisCluster, type RedisClusterProcess } from './redis-cluster';
+export { writeNginxConfig, type NginxSetup } from './nginx-config';
 
 /** URL of the private redis-server the jest global setup started for this run. */
 export function testRedisUrl(): string {
