@@ -125,24 +125,25 @@ runMain(async () => {
   const connections = Number(process.env.CONNECTIONS ?? 50);
   const mode = process.env.MODE === 'sse' ? 'sse' : 'json';
   const top = Number(process.env.TOP ?? 25);
+  const latencyMs = Number(process.env.LATENCY_MS ?? 0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-profile-'));
   process.env.BENCH_ROTOR_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${dir}`;
   const group = new Group();
   try {
     const redis = group.add(await startRedis());
-    const sim = group.add(await startSim());
+    const sim = group.add(await startSim({ latencyMs }));
     const rotor = await startRotor(
       writeRotorConfig(redis.url, { prof: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-prof-${i}`) } }),
     );
     group.add(rotor);
     const body = mode === 'sse' ? STREAM_BODY : CHAT_BODY;
     const figures = await loadTest({ url: `${rotor.url}/prof/chat/completions`, token: BENCH_TOKEN, body, connections, seconds });
-    console.log(`load: ${mode}, ${connections} connections, ${seconds} s: ${fmt(figures.rps, 0)} req/s, p50 ${fmt(figures.p50, 2)} ms, ${figures.errors} errors`);
+    console.log(`load: ${mode}, upstream ${latencyMs} ms, ${connections} connections, ${seconds} s: ${fmt(figures.rps, 0)} req/s, p50 ${fmt(figures.p50, 2)} ms, ${figures.errors} errors`);
     await rotor.stop();
   } finally {
     await group.stop();
   }
-  // One profile per thread: the main thread is `.0.`; `.1.` is tsx's module-loader thread.
+  // One profile per thread: the main thread is `.0.`.
   const file = fs.readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
   if (!file) throw new Error(`no .cpuprofile in ${dir}: did the replica exit cleanly on SIGTERM?`);
   console.log(`profile: ${path.join(dir, file)}`);

@@ -3,7 +3,7 @@
  * keep-alive agent, one fixed key put on every request, bodies and answers piped both ways (SSE
  * included). No auth, no routing, no state, no retries, no metrics.
  *
- *   node --import tsx bench/baselines/bare-proxy.ts --target http://127.0.0.1:9999 --key sk-x [--port 0]
+ *   node --require tsx/cjs bench/baselines/bare-proxy.ts --target http://127.0.0.1:9999 --key sk-x [--port 0]
  *
  * Prints its URL on the first stdout line.
  */

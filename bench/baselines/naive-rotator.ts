@@ -4,7 +4,7 @@
  * key, until every key of the pool was tried once for this request; then the last 429 goes to the
  * client. No cooldowns, no Retry-After, no budgets learned from headers.
  *
- *   node --import tsx bench/baselines/naive-rotator.ts --pools pools.json [--port 0]
+ *   node --require tsx/cjs bench/baselines/naive-rotator.ts --pools pools.json [--port 0]
  *
  * pools.json: { "<pool>": { "baseUrl": "http://127.0.0.1:9999/v1", "keys": ["sk-a", "sk-b"] } };
  * a request to /<pool>/<rest> goes to <baseUrl>/<rest>. Prints its URL on the first stdout line.

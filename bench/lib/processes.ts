@@ -99,10 +99,10 @@ interface Spawned {
   firstLine: Promise<string>;
 }
 
-/** `node [--import tsx] <script>` from the repo root, with a minimal environment. */
+/** `node [--require tsx/cjs] <script>` from the repo root, with a minimal environment. */
 function spawnNode(script: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Spawned {
   const child = track(
-    spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
+    spawn(process.execPath, [...nodeArgs, '--require', 'tsx/cjs', path.join(REPO_ROOT, script), ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     }),
@@ -239,7 +239,7 @@ export function writeRotorConfig(redisUrl: string, pools: Record<string, RotorPo
 }
 
 /**
- * One `rotor proxy` replica (`node --import tsx services/cli/src/main.ts proxy`, as production runs
+ * One `rotor proxy` replica (`node --require tsx/cjs services/cli/src/main.ts proxy`, as production runs
  * it). BENCH_ROTOR_NODE_ARGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 export async function startRotor(configFile: string): Promise<Child & { port: number }> {

@@ -87,10 +87,18 @@ export class MemoryKeyStore implements KeyStore {
     this.reapLeases(p, now);
 
     const excluded = new Set(options.exclude ?? []);
-    for (let guard = 0; guard < 1000; guard++) {
+    let awaitingFirstAnswer = false;
+    // As acquire-6.lua: keys waiting for their first answer are skipped, at most 16 of them.
+    for (let guard = 0, gatedSkips = 0; guard < 1000 && gatedSkips < 16; guard++) {
       const head = p.ring.lowest(excluded.size + 1).find((e) => !excluded.has(e.member));
       if (!head) break;
       const key = p.keys.get(head.member)!;
+      if (options.firstAnswerGate && key.lastAt === undefined && key.inflight.size > 0) {
+        excluded.add(key.id);
+        awaitingFirstAnswer = true;
+        gatedSkips++;
+        continue;
+      }
       const blocked = this.spentUntil(key, now);
       if (blocked) {
         this.toCooling(p, key, blocked.until, blocked.why);
@@ -116,6 +124,10 @@ export class MemoryKeyStore implements KeyStore {
       };
     }
     const earliest = p.cooling.lowest(1)[0];
+    if (awaitingFirstAnswer) {
+      const wait = earliest ? Math.min(this.policy.settleMs, earliest.score - now) : this.policy.settleMs;
+      return { ok: false, waitMs: Math.max(1, wait) };
+    }
     if (earliest) return { ok: false, waitMs: Math.max(1, earliest.score - now) };
     return { ok: false };
   }
@@ -353,6 +365,8 @@ export class MemoryKeyStore implements KeyStore {
         key.resetReqAt = known.resetRequestsAt + shift;
       }
       if (known.limitRequests !== undefined) key.limReq = known.limitRequests;
+      // Answered on some replica: not cold here either (the first-answer gate).
+      if (known.lastAt !== undefined) key.lastAt ??= known.lastAt + shift;
     }
   }
 

@@ -18,6 +18,13 @@ export interface RedisConnectionOptions {
   /** BullMQ needs null (it retries blocking commands itself). */
   maxRetriesPerRequest?: number | null;
   lazyConnect?: boolean;
+  /**
+   * true (proxy): commands issued in the same event-loop turn (the acquires and reports of many
+   * concurrent requests) go out as one pipeline: one socket write instead of one per command, and
+   * Redis reads and answers them together. Measured: Redis CPU per proxied request -40%, replica
+   * throughput +10-25% (bench/README.md). Not for BullMQ's connections (blocking commands).
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -35,6 +42,7 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
     enableOfflineQueue: options.offlineQueue ?? true,
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
     lazyConnect: options.lazyConnect ?? false,
+    enableAutoPipelining: options.autoPipelining ?? false,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
     reconnectOnError: (error) => {
       if (error.message.startsWith('READONLY')) return 2;

@@ -85,7 +85,14 @@ export class RedisKeyStore implements KeyStore {
       this.redis,
       'acquire',
       [k.ring, k.cooling, k.states, k.leases, k.meta, k.keyPrefix],
-      [token, this.policy.leaseTtlMs, (options.exclude ?? []).join(','), this.policy.returnBatch, this.policy.settleMs],
+      [
+        token,
+        this.policy.leaseTtlMs,
+        (options.exclude ?? []).join(','),
+        this.policy.returnBatch,
+        this.policy.settleMs,
+        options.firstAnswerGate ? '1' : '',
+      ],
     )) as [number, string | number, number?, number?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);

@@ -29,6 +29,13 @@ export type AcquireResult =
 export interface AcquireOptions {
   /** Keys this request already tried: never handed out again within one request. */
   exclude?: readonly string[];
+  /**
+   * A key never answered yet (nothing known of its budget) gets one request at a time until its
+   * first answer is reported; the others wait `waitMs` (settleMs). So a burst on a cold pool does not
+   * go out before a single rate-limit header was seen. The proxy turns it off for a request that has
+   * already waited long enough, so the gate delays a request but never refuses it.
+   */
+  firstAnswerGate?: boolean;
 }
 
 export interface ReportResult {

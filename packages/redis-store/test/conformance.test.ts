@@ -223,6 +223,27 @@ describe.each(subjects)('%s', (_name, make) => {
     });
   });
 
+  describe('first-answer gate', () => {
+    it('a key never answered gets one request at a time; the rest wait settle ms, then the first answer opens it', async () => {
+      const { store, peer } = make({ settleMs: 100 });
+      await store.sync('p', ids(2));
+      const gate = { firstAnswerGate: true };
+      const stores = [store, peer()];
+      const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => stores[i % 2]!.acquire('p', gate)));
+      const granted = burst.filter((r) => r.ok);
+      expect(granted.map((r) => r.ok && r.lease.keyId).sort()).toEqual(['k00', 'k01']);
+      for (const r of burst.filter((b) => !b.ok)) expect(!r.ok && r.waitMs).toBe(100);
+      // Without the gate (a request that has waited long enough) the key is handed out as before.
+      expect((await store.acquire('p')).ok).toBe(true);
+      // k00's first answer: from now on only its budget counts, and it has room.
+      const first = granted.find((r) => r.ok && r.lease.keyId === 'k00')!;
+      if (!first.ok) throw new Error('unreachable');
+      await store.report(first.lease, outcome('success', { limitRequests: 20, remainingRequests: 15, resetRequestsMs: 5000 }));
+      const after = await Promise.all([store.acquire('p', gate), store.acquire('p', gate), store.acquire('p', gate)]);
+      expect(after.map((r) => r.ok && r.lease.keyId)).toEqual(['k00', 'k00', 'k00']);
+    });
+  });
+
   describe('budgets', () => {
     it('after remaining-requests 3, 8 parallel acquires get the key 3 times, then wait for the reset', async () => {
       const { store, peer } = make();

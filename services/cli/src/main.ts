@@ -12,24 +12,35 @@ const USAGE = `usage: rotor <command>
                                  take a key out of rotation on every replica, put it back, or end its cooldown
 `;
 
-// Commands are loaded on demand: `rotor status` need not load the proxy and the worker.
+type ProxyCommands = typeof import('./commands/proxy.js');
+type WorkerCommands = typeof import('./commands/worker.js');
+type StatusCommands = typeof import('./commands/status.js');
+type KeysCommands = typeof import('./commands/keys.js');
+
+/**
+ * Commands are loaded on demand (`rotor status` need not load the proxy and the worker), with require
+ * rather than import(): Rotor runs as `node --require tsx/cjs`, whose TypeScript hook a dynamic
+ * import() would bypass (and the ESM loader it needs is a thread of ~40 MB).
+ */
+const load = <T>(id: string): T => require(id) as T;
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'proxy':
-      return (await import('./commands/proxy.js')).proxyCommand();
+      return load<ProxyCommands>('./commands/proxy').proxyCommand();
     case 'start':
-      return (await import('./commands/proxy.js')).proxyCommand({ withWorker: true });
+      return load<ProxyCommands>('./commands/proxy').proxyCommand({ withWorker: true });
     case 'worker':
-      return (await import('./commands/worker.js')).workerCommand();
+      return load<WorkerCommands>('./commands/worker').workerCommand();
     case 'status': {
       const config = parseSource(findConfig());
-      process.exit(await (await import('./commands/status.js')).statusCommand(rest, config, processIo));
+      process.exit(await load<StatusCommands>('./commands/status').statusCommand(rest, config, processIo));
     }
     // eslint-disable-next-line no-fallthrough -- process.exit above
     case 'keys': {
       const config = parseSource(findConfig());
-      process.exit(await (await import('./commands/keys.js')).keysCommand(rest, config, processIo));
+      process.exit(await load<KeysCommands>('./commands/keys').keysCommand(rest, config, processIo));
     }
     // eslint-disable-next-line no-fallthrough -- process.exit above
     default:

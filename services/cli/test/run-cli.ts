@@ -15,7 +15,7 @@ export interface CliProcess {
 
 /** Runs `rotor <args>` as a real process, the way `pnpm rotor` does. */
 export function runCli(args: string[], env: Record<string, string | undefined>, cwd = REPO_ROOT): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

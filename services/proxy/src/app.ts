@@ -3,6 +3,7 @@ import { isRotorError, providers, routeFor } from '@rotor/core';
 import { ADMIN_PREFIX, adminRouter } from './admin';
 import { ClientAuth } from './client-auth';
 import { sendRotorError } from './error-response';
+import { readBody } from './read-body';
 import { relay, type RelayContext } from './relay';
 
 export interface Readiness {
@@ -66,25 +67,17 @@ export function buildApp(options: AppOptions): express.Express {
     }
     next();
   });
-  // inflate: false — the body is forwarded byte for byte, compressed or not; Rotor never parses it.
-  // One parser per body limit (a reload may change it), not one built per request.
-  let bodyLimit = ctx.config.maxBodyBytes;
-  let readBody = rawBody(bodyLimit);
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    if (ctx.config.maxBodyBytes !== bodyLimit) {
-      bodyLimit = ctx.config.maxBodyBytes;
-      readBody = rawBody(bodyLimit);
-    }
-    readBody(req, res, next);
-  });
-  app.use(async (req: Request, res: Response) => {
+  app.use(async (req: Request, res: Response, next: NextFunction) => {
     const match = res.locals.match as NonNullable<ReturnType<typeof routeFor>>;
-    await relay(ctx, req, res, {
-      pool: match.pool,
-      path: match.rest,
-      route: match.prefix,
-      ...(Buffer.isBuffer(req.body) ? { body: req.body } : {}),
-    });
+    let body: Buffer | undefined;
+    try {
+      // Read whole before the first attempt: a retry on another key sends the same bytes again.
+      body = await readBody(req, ctx.config.maxBodyBytes);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    await relay(ctx, req, res, { pool: match.pool, path: match.rest, route: match.prefix, ...(body ? { body } : {}) });
   });
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -110,6 +103,3 @@ export function buildApp(options: AppOptions): express.Express {
   return app;
 }
 
-function rawBody(limit: number) {
-  return express.raw({ type: () => true, limit, inflate: false });
-}

@@ -30,6 +30,7 @@ export class ClientAuth {
   }
 }
 
+/** One-shot hash (no Hash object per request: this runs on every proxied request). */
 function digest(token: string): Buffer {
-  return crypto.createHash('sha256').update(token).digest();
+  return crypto.hash('sha256', token, 'buffer');
 }

@@ -3,6 +3,32 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OutcomeKind } from '@rotor/core';
 import type { KeyStore } from '@rotor/redis-store';
 
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/**
+ * prom-client finds a series by hashing its label object on every call; on the request path that is
+ * several hashes per request. This keeps each metric's children by a cheap string key instead. The
+ * label values are bounded (pools, routes, key ids from config; fixed sets), and a reload that drops
+ * a pool leaves at most its few children behind.
+ */
+class LabelledChildren {
+  private readonly byMetric = new Map<object, Map<string, unknown>>();
+
+  get<M extends { labels(labels: Record<string, string>): unknown }>(metric: M, key: string, labels: Record<string, string>): ReturnType<M['labels']> {
+    let children = this.byMetric.get(metric);
+    if (!children) {
+      children = new Map();
+      this.byMetric.set(metric, children);
+    }
+    let child = children.get(key);
+    if (child === undefined) {
+      child = metric.labels(labels);
+      children.set(key, child);
+    }
+    return child as ReturnType<M['labels']>;
+  }
+}
+
 /** Store operations timed by `instrumentStore` (the `op` label of the Redis metrics). */
 export const STORE_OPS = ['acquire', 'report', 'sync', 'snapshot', 'setState'] as const;
 export type StoreOp = (typeof STORE_OPS)[number];
@@ -15,6 +41,8 @@ export type StoreOp = (typeof STORE_OPS)[number];
  */
 export class ProxyMetrics {
   readonly registry = new Registry();
+  /** Series bound to their labels once, not looked up by a label object on every request. */
+  private readonly children = new LabelledChildren();
   private readonly r = [this.registry];
   private readonly requests = new Counter({
     name: 'rotor_requests_total',
@@ -115,25 +143,27 @@ export class ProxyMetrics {
   }
 
   request(pool: string, route: string, status: number, addedMs: number): void {
-    this.requests.inc({ pool, route, status: `${Math.floor(status / 100)}xx` });
-    this.addedLatency.observe({ pool }, Math.max(0, addedMs) / 1000);
+    const statusClass = STATUS_CLASSES[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
+    this.children.get(this.requests, `${pool}\0${route}\0${statusClass}`, { pool, route, status: statusClass }).inc();
+    this.children.get(this.addedLatency, pool, { pool }).observe(Math.max(0, addedMs) / 1000);
   }
 
   attempt(pool: string, keyId: string, outcome: OutcomeKind): void {
-    this.attempts.inc({ pool, key_id: keyId, outcome });
+    this.children.get(this.attempts, `${pool}\0${keyId}\0${outcome}`, { pool, key_id: keyId, outcome }).inc();
     if (outcome === 'rate_limited') this.rateLimits.inc({ pool, kind: 'rate' });
     if (outcome === 'quota_exhausted') this.rateLimits.inc({ pool, kind: 'quota' });
   }
 
   /** One upstream attempt's time to response headers (or to its failure). */
   upstream(pool: string, ms: number): void {
-    this.upstreamLatency.observe({ pool }, Math.max(0, ms) / 1000);
+    this.children.get(this.upstreamLatency, pool, { pool }).observe(Math.max(0, ms) / 1000);
   }
 
   /** Counts the request in flight until its response is finished or cut. */
   track(pool: string, res: ServerResponse): void {
-    this.inFlight.inc({ pool });
-    res.once('close', () => this.inFlight.dec({ pool }));
+    const gauge = this.children.get(this.inFlight, pool, { pool });
+    gauge.inc();
+    res.once('close', () => gauge.dec());
   }
 
   retry(pool: string): void {
@@ -149,16 +179,21 @@ export class ProxyMetrics {
   }
 
   /** Times one Redis call; a rejection counts as an error of `op` and is passed on. */
-  async timeRedis<T>(op: string, call: () => Promise<T>): Promise<T> {
-    const end = this.redisDuration.startTimer({ op });
-    try {
-      return await call();
-    } catch (error) {
-      this.redisErrors.inc({ op });
-      throw error;
-    } finally {
-      end();
-    }
+  timeRedis<T>(op: string, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const duration = this.children.get(this.redisDuration, op, { op });
+    const observe = () => duration.observe((performance.now() - started) / 1000);
+    return call().then(
+      (value) => {
+        observe();
+        return value;
+      },
+      (error: unknown) => {
+        observe();
+        this.redisErrors.inc({ op });
+        throw error;
+      },
+    );
   }
 
   /** Fallback mode on / off (the proxy's Redis-outage rotation). */

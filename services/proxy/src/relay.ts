@@ -19,6 +19,12 @@ const ERROR_BODY_CAP = 64 * 1024;
  */
 const SETTLE_WAIT_MS = 250;
 const SETTLE_BUDGET_MS = 1000;
+/**
+ * While it has waited less than this, a request leaves keys that were never answered (nothing known of
+ * their budget) to their one request in flight (the store's first-answer gate); after that it takes
+ * them anyway: the gate delays a request on a cold pool, it never refuses one.
+ */
+const FIRST_ANSWER_WAIT_MS = SETTLE_BUDGET_MS - SETTLE_WAIT_MS;
 
 export interface RelayContext {
   config: RotorConfig;
@@ -66,7 +72,8 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
   for (let attempt = 0; attempt < retry.maxAttempts && !clientGone; ) {
     let acquired: AcquireResult;
     try {
-      acquired = await ctx.store.acquire(pool.name, { exclude: tried });
+      const firstAnswerGate = performance.now() - started < FIRST_ANSWER_WAIT_MS;
+      acquired = await ctx.store.acquire(pool.name, { exclude: tried, firstAnswerGate });
     } catch (error) {
       // Redis unreachable with redis.failurePolicy fail-closed: a clear 503, nothing sent upstream.
       if (!isRotorError(error)) throw error;

@@ -53,6 +53,7 @@ export async function openStore(
     connectTimeoutMs: config.redis.connectTimeoutMs,
     offlineQueue: false,
     lazyConnect: true,
+    autoPipelining: true,
   });
   redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
   await connectOrExplain(

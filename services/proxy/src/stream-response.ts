@@ -38,17 +38,13 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
   let tail = options.prefix ? options.prefix.subarray(-4) : Buffer.alloc(0);
   let cut: 'idle' | 'broken' | undefined;
   let clientLeft = false;
-  let idle: NodeJS.Timeout | undefined;
-  const armIdle = () => {
-    clearTimeout(idle);
-    idle = setTimeout(() => {
-      cut = 'idle';
-      response.destroy();
-    }, idleMs);
-  };
-  armIdle();
+  // Re-armed by refresh() on every chunk: one timer per response, not one per chunk.
+  const idle = setTimeout(() => {
+    cut = 'idle';
+    response.destroy();
+  }, idleMs);
   response.on('data', (chunk: Buffer) => {
-    armIdle();
+    idle.refresh();
     tail = chunk.length >= 4 ? chunk.subarray(-4) : Buffer.concat([tail, chunk]).subarray(-4);
   });
   // A connection reset mid-body surfaces as an error on the response: handled in `done`.

@@ -170,7 +170,7 @@ export interface WorkerProcess {
 const children = new Set<ChildProcess>();
 
 /**
- * A Rotor process, as production runs it: `node --import tsx <entry>` (one process, so SIGKILL really
+ * A Rotor process, as production runs it: `node --require tsx/cjs <entry>` (one process, so SIGKILL really
  * kills it), config from ROTOR_CONFIG, worker metrics on a free port (METRICS_PORT=0).
  * `entry`: worker = services/worker/src/main.ts; cli-<command> = `rotor <command>`.
  */
@@ -186,7 +186,7 @@ export function spawnRotor(
     entry === 'worker'
       ? ['services/worker/src/main.ts']
       : ['services/cli/src/main.ts', entry.slice('cli-'.length)];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', ...script], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, ROTOR_CONFIG: file, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

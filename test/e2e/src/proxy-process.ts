@@ -15,10 +15,10 @@ export interface ProxyProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** One `rotor proxy` replica as a real process, as production runs it: `node --import tsx` (one process, so signals reach it). */
+/** One `rotor proxy` replica as a real process, as production runs it: `node --require tsx/cjs` (one process, so signals reach it). */
 export async function startProxyProcess(configFile: string, env: Record<string, string> = {}): Promise<ProxyProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'proxy'], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, 'proxy'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile, PORT: String(port), ...env },
   });

@@ -17,7 +17,7 @@ export interface WorkerProcess {
 /** One `rotor worker` replica as a real process, metrics on a free port. */
 export async function startWorkerProcess(configFile: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile, METRICS_PORT: String(port), ...env },
   });
@@ -51,7 +51,7 @@ export function runRotor(args: string[], env: Record<string, string>, timeoutMs 
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', CLI, ...args],
+      ['--require', 'tsx/cjs', CLI, ...args],
       { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: timeoutMs },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

@@ -166,7 +166,7 @@ describe('docker-compose.yml', () => {
       .split(',')
       .map((s) => JSON.parse(s.trim()) as string);
     // One process: node with the tsx loader, so SIGTERM / SIGHUP reach Rotor itself.
-    expect(entry.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
+    expect(entry.slice(0, 3)).toEqual(['node', '--require', 'tsx/cjs']);
     expect(fs.existsSync(path.join(REPO_ROOT, entry[3]!.replace('/app/', '')))).toBe(true);
     const main = fs.readFileSync(path.join(REPO_ROOT, 'services/cli/src/main.ts'), 'utf8');
     for (const [, s] of [...proxies, ...workers]) expect(main).toContain(`case '${s.command![0]}':`);

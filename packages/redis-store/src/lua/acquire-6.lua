@@ -15,12 +15,15 @@
     ARGV[4] at most this many due cooling keys are returned to rotation per call (bounded work)
     ARGV[5] settle ms: a key whose budget is spent only by our cautious estimate is looked at again
             this soon (answers in flight will tell), instead of cooling until the provider's reset
+    ARGV[6] '1': first-answer gate on: a key that has never been answered (nothing is known of its
+            budget) gets one request at a time until its first answer is reported; '' or absent: off
 
   Output:
     { 1, keyId, remainingRequests, seq }  a key, with its lease taken and one unit of its budget
                                      reserved; remainingRequests is -1 when no budget is known; seq is
                                      the key's hand-out number, which report uses to age headers
-    { 0, waitMs }                    no eligible key; ms until the earliest cooling key returns,
+    { 0, waitMs }                    no eligible key; ms until the earliest cooling key returns (or
+                                     settle ms when a key waits only for its first answer),
                                      -1 when none returns by itself (all suspended / disabled / tried),
                                      -2 when the pool does not exist in Redis at all (a restart without
                                      persistence, FLUSHALL, a failover to an empty replica): the caller
@@ -37,6 +40,7 @@ local rcall = redis.call
 local ringKey, coolingKey, statesKey, leasesKey, metaKey, keyPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local token, leaseTtl, returnBatch, settleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local firstAnswerGate = ARGV[6] == '1'
 
 local now = nowMs()
 
@@ -58,9 +62,15 @@ for id in string.gmatch(ARGV[3], '[^,]+') do
 end
 
 -- Returns the ms at which the key's budget frees up and why ('budget' learned from the provider's
--- headers, 'rpm' declared in the config), or nil when the key may be used now.
+-- headers, 'rpm' declared in the config), or nil when the key may be used now; nil, 'first_answer'
+-- when the key was never answered (no report has a last_at) and already has a request in flight: a
+-- burst on a cold pool would otherwise go out before a single rate-limit header was seen, and the
+-- provider would answer the excess with 429s. Such a key is skipped, not cooled: the wait is short.
 local function spentUntil(id, detailKey)
-  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms')
+  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at')
+  if firstAnswerGate and not f[7] and rcall('ZCARD', detailKey .. ':inflight') > 0 then
+    return nil, 'first_answer'
+  end
   local remReq, resetReq = tonumber(f[1]), tonumber(f[2])
   if remReq and resetReq and resetReq <= now then
     -- The provider's window has reset: what we learned no longer holds.
@@ -96,8 +106,10 @@ local function spentUntil(id, detailKey)
   return nil
 end
 
-local guard = 0
-while guard < 1000 do
+-- Skipping keys that wait for their first answer is bounded: past 16 of them at the head of the
+-- ring, the pool is cold almost everywhere, and the caller waits settle ms anyway.
+local guard, awaitingFirstAnswer, gatedSkips = 0, false, 0
+while guard < 1000 and gatedSkips < 16 do
   guard = guard + 1
   local head = rcall('ZRANGE', ringKey, 0, excludedCount, 'WITHSCORES')
   local id, score
@@ -111,7 +123,12 @@ while guard < 1000 do
 
   local detailKey = keyPrefix .. id
   local blockedUntil, why = spentUntil(id, detailKey)
-  if blockedUntil then
+  if why == 'first_answer' then
+    excluded[id] = true
+    excludedCount = excludedCount + 1
+    awaitingFirstAnswer = true
+    gatedSkips = gatedSkips + 1
+  elseif blockedUntil then
     toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, why)
   else
     local weight = tonumber(rcall('HGET', detailKey, 'weight')) or 1
@@ -137,8 +154,11 @@ while guard < 1000 do
 end
 
 local earliest = rcall('ZRANGE', coolingKey, 0, 0, 'WITHSCORES')
-if earliest[2] then
-  local wait = tonumber(earliest[2]) - now
+if earliest[2] or awaitingFirstAnswer then
+  local wait = settleMs
+  if earliest[2] and (not awaitingFirstAnswer or tonumber(earliest[2]) - now < wait) then
+    wait = tonumber(earliest[2]) - now
+  end
   if wait < 1 then wait = 1 end
   return { 0, wait }
 end
