@@ -238,13 +238,16 @@ export function writeRotorConfig(redisUrl: string, pools: Record<string, RotorPo
   return file;
 }
 
+/** The node flags production runs Rotor with (the Dockerfile's ENTRYPOINT, `pnpm rotor`). */
+export const ROTOR_NODE_FLAGS = ['--max-semi-space-size=8'];
+
 /**
- * One `rotor proxy` replica (`node --require tsx/cjs services/cli/src/main.ts proxy`, as production runs
- * it). BENCH_ROTOR_NODE_ARGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ * One `rotor proxy` replica (`node --max-semi-space-size=8 --require tsx/cjs services/cli/src/main.ts
+ * proxy`, as production runs it). BENCH_ROTOR_NODE_ARGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 export async function startRotor(configFile: string): Promise<Child & { port: number }> {
   const port = await freePort();
-  const nodeArgs = (process.env.BENCH_ROTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...ROTOR_NODE_FLAGS, ...(process.env.BENCH_ROTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const { child, output } = spawnNode('services/cli/src/main.ts', ['proxy'], { ROTOR_CONFIG: configFile, PORT: String(port) }, nodeArgs);
   const url = `http://127.0.0.1:${port}`;
   const stop = stopper(child, 'SIGTERM', 15_000);

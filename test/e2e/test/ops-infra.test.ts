@@ -165,9 +165,12 @@ describe('docker-compose.yml', () => {
       .exec(dockerfile)![1]!
       .split(',')
       .map((s) => JSON.parse(s.trim()) as string);
-    // One process: node with the tsx loader, so SIGTERM / SIGHUP reach Rotor itself.
-    expect(entry.slice(0, 3)).toEqual(['node', '--require', 'tsx/cjs']);
-    expect(fs.existsSync(path.join(REPO_ROOT, entry[3]!.replace('/app/', '')))).toBe(true);
+    // One process: node with tsx's require hook, so SIGTERM / SIGHUP reach Rotor itself; the same
+    // flags as `pnpm rotor`.
+    expect(entry.slice(0, 4)).toEqual(['node', '--max-semi-space-size=8', '--require', 'tsx/cjs']);
+    const rootScripts = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(rootScripts.rotor).toBe(`${entry.slice(0, 4).join(' ')} services/cli/src/main.ts`);
+    expect(fs.existsSync(path.join(REPO_ROOT, entry[4]!.replace('/app/', '')))).toBe(true);
     const main = fs.readFileSync(path.join(REPO_ROOT, 'services/cli/src/main.ts'), 'utf8');
     for (const [, s] of [...proxies, ...workers]) expect(main).toContain(`case '${s.command![0]}':`);
   });
