@@ -4,7 +4,7 @@
  * it). Rounds are interleaved (10, 1k, 100k, 10, 1k, ...) so drift hits every size alike; medians of
  * the rounds are printed with the ratio largest / smallest (target for acquire: ≤ 1.5).
  *
- *   pnpm --filter @rotor/bench store-scale      (env: SIZES=10,1000,100000 SCALE_ROUNDS=3 OPS=4000 CONCURRENCY=16)
+ *   pnpm --filter @rotor/bench store-scale      (env: SIZES=10,1000,100000 SCALE_ROUNDS=5 OPS=4000 CONCURRENCY=16)
  */
 import { Redis } from 'ioredis';
 import { RedisKeyStore } from '@rotor/redis-store';
@@ -39,7 +39,7 @@ export interface ScaleResult {
 export function optionsFromEnv(): ScaleOptions {
   return {
     sizes: (process.env.SIZES ?? '10,1000,100000').split(',').map(Number),
-    rounds: Number(process.env.SCALE_ROUNDS ?? 3),
+    rounds: Number(process.env.SCALE_ROUNDS ?? 5),
     ops: Number(process.env.OPS ?? 4000),
     concurrency: Number(process.env.CONCURRENCY ?? 16),
   };
@@ -94,8 +94,10 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     }
     await round(store, `p${options.sizes[0]}`, options); // warm-up: script cache, JIT
     const results = new Map<number, Round[]>(options.sizes.map((s) => [s, []]));
+    // Sizes in an order reversed every other round, so drift on a shared machine hits them alike.
     for (let r = 0; r < options.rounds; r++) {
-      for (const size of options.sizes) results.get(size)!.push(await round(store, `p${size}`, options));
+      const order = r % 2 === 0 ? options.sizes : [...options.sizes].reverse();
+      for (const size of order) results.get(size)!.push(await round(store, `p${size}`, options));
     }
     const rows: ScaleRow[] = options.sizes.map((size) => {
       const rounds = results.get(size)!;
@@ -110,7 +112,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         cyclesPerSec: of((x) => x.perSec),
       };
     });
-    const result = { rows, acquireRatio: rows[rows.length - 1]!.acquireP50 / rows[0]!.acquireP50 };
+    // The ratio largest / smallest is taken within each round (the sizes run back to back, so a
+    // noisy machine moves both alike), then the median over the rounds.
+    const largest = results.get(options.sizes[options.sizes.length - 1]!)!;
+    const smallest = results.get(options.sizes[0]!)!;
+    const acquireRatio = median(largest.map((x, i) => percentile(x.acquire, 50) / percentile(smallest[i]!.acquire, 50)));
+    const result = { rows, acquireRatio };
     print(result, options);
     return result;
   } finally {

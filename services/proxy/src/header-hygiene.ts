@@ -22,14 +22,34 @@ const HOP_BY_HOP = [
   'x-real-ip',
 ];
 
-/** Headers named inside `Connection:` are hop-by-hop too, whatever they are called. */
-function connectionNamed(headers: IncomingHttpHeaders): string[] {
+const REQUEST_DROP = new Set([...CLIENT_CREDENTIALS, ...HOP_BY_HOP]);
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te']);
+
+/**
+ * Headers named inside `Connection:` are hop-by-hop too, whatever they are called. Undefined when it
+ * names none (no header, or only `keep-alive` / `close`: the common case costs no Set).
+ */
+function connectionNamed(headers: IncomingHttpHeaders): Set<string> | undefined {
   const value = headers.connection;
-  if (!value) return [];
-  return value
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean);
+  if (!value) return undefined;
+  let named: Set<string> | undefined;
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === '' || name === 'keep-alive' || name === 'close') continue;
+    (named ??= new Set()).add(name);
+  }
+  return named;
+}
+
+/** Copies `headers` without the names in `drop` or in `alsoDrop` (the static sets are built once). */
+function copyWithout(headers: IncomingHttpHeaders, drop: Set<string>, alsoDrop: Set<string> | undefined): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name of Object.keys(headers)) {
+    if (drop.has(name) || alsoDrop?.has(name)) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** The request headers upstream sees: the client's, cleaned, plus exactly one provider credential. */
@@ -38,24 +58,13 @@ export function upstreamRequestHeaders(
   credential: Record<string, string>,
   bodyLength: number | undefined,
 ): IncomingHttpHeaders {
-  const drop = new Set([...CLIENT_CREDENTIALS, ...HOP_BY_HOP, ...connectionNamed(client)]);
-  const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(client)) {
-    if (!drop.has(name) && value !== undefined) out[name] = value;
-  }
-  for (const [name, value] of Object.entries(credential)) out[name.toLowerCase()] = value;
+  const out = copyWithout(client, REQUEST_DROP, connectionNamed(client));
+  for (const name of Object.keys(credential)) out[name.toLowerCase()] = credential[name];
   if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
   return out;
 }
 
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te']);
-
 /** The response headers the client sees: the provider's, minus hop-by-hop ones (Node sets framing). */
 export function clientResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const drop = new Set([...RESPONSE_DROP, ...connectionNamed(upstream)]);
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
-    if (!drop.has(name) && value !== undefined) out[name] = value;
-  }
-  return out;
+  return copyWithout(upstream, RESPONSE_DROP, connectionNamed(upstream));
 }

@@ -16,6 +16,7 @@ import {
   type ReportResult,
   type SyncResult,
 } from '@rotor/redis-store';
+import { Deadlines } from './deadlines';
 import type { Logger } from './logger';
 
 /**
@@ -68,8 +69,10 @@ export class ResilientKeyStore implements KeyStore {
   private refreshTimer: NodeJS.Timeout | undefined;
   private recovering: Promise<void> | undefined;
   private closed = false;
+  private readonly deadlines: Deadlines;
 
   constructor(private readonly options: ResilientStoreOptions) {
+    this.deadlines = new Deadlines(options.config.commandTimeoutMs + GUARD_SLACK_MS, (ms) => `no answer from Redis in ${ms} ms`);
     const connection = options.redis.redis;
     // A dropped connection is an outage now, not at the next request's timeout; a restored one is
     // worth a recovery attempt now, not at the next tick.
@@ -199,6 +202,7 @@ export class ResilientKeyStore implements KeyStore {
     this.closed = true;
     clearInterval(this.refreshTimer);
     clearInterval(this.recoverTimer);
+    this.deadlines.close();
   }
 
   private refuseIfClosed(): void {
@@ -266,12 +270,7 @@ export class ResilientKeyStore implements KeyStore {
 
   /** A Redis call that has not settled a little after the command timeout is treated as failed. */
   private guard<T>(call: Promise<T>): Promise<T> {
-    const limit = this.options.config.commandTimeoutMs + GUARD_SLACK_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from Redis in ${limit} ms`)), limit);
-    });
-    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+    return this.deadlines.watch(call);
   }
 }
 
