@@ -31,7 +31,7 @@ const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', '
  */
 function connectionNamed(headers: IncomingHttpHeaders): Set<string> | undefined {
   const value = headers.connection;
-  if (!value) return undefined;
+  if (!value || value === 'keep-alive' || value === 'close') return undefined;
   let named: Set<string> | undefined;
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();
