@@ -16,6 +16,7 @@ import { optionsFromEnv as rotationOptions, runRotation, type RotationRow } from
 import { optionsFromEnv as redisCostOptions, runRedisCost, type RedisCostResult } from './redis-cost';
 import { optionsFromEnv as scaleOptions, runScale, type ScaleResult } from './store-scale';
 import { optionsFromEnv as memoryOptions, runMemory, type MemoryResult } from './memory';
+import { optionsFromEnv as cpuCostOptions, runCpuCost, type CpuCostRow } from './cpu-cost';
 import { runMain } from './lib/processes';
 import { fmt, printTable } from './lib/stats';
 
@@ -25,6 +26,7 @@ interface Results {
   redisCost?: RedisCostResult;
   scale?: ScaleResult;
   memory?: MemoryResult;
+  cpuCost?: CpuCostRow[];
 }
 
 type Verdict = 'met' | 'MISSED' | 'n/a';
@@ -112,6 +114,19 @@ function checks(r: Results): Check[] {
       verdict: verdict(over.length === 0),
     });
   }
+  if (r.cpuCost) {
+    const row = (target: string) => r.cpuCost!.find((c) => c.target === target);
+    const [bare, memory, redis] = [row('bare hop'), row('rotor memory://'), row('rotor redis')];
+    if (bare && memory && redis) {
+      out.push({
+        target: 'where the CPU goes (no target): CPU µs per request',
+        measured:
+          `bare hop ${fmt(bare.proxyUs, 0)}; rotor memory:// ${fmt(memory.proxyUs, 0)} (${fmt(memory.xBare, 2)} x); ` +
+          `rotor redis ${fmt(redis.proxyUs, 0)} + redis-server ${fmt(redis.redisUs ?? 0, 0)} (${fmt(redis.xBare, 2)} x)`,
+        verdict: 'n/a',
+      });
+    }
+  }
   return out;
 }
 
@@ -146,6 +161,7 @@ runMain(async () => {
   results.redisCost = await part('redis cost', failures, () => runRedisCost(redisCostOptions()));
   results.scale = await part('store scale', failures, () => runScale(scaleOptions()));
   results.memory = await part('memory', failures, () => runMemory(memoryOptions()));
+  results.cpuCost = await part('cpu cost', failures, () => runCpuCost(cpuCostOptions()));
 
   const summary = checks(results);
   console.log(`\n=== summary (one run, ${fmt((Date.now() - started) / 60_000, 1)} min, load average now ${os.loadavg().map((l) => fmt(l, 2)).join(' ')}) ===`);

@@ -1,0 +1,105 @@
+/**
+ * Where a replica's CPU goes: CPU time per proxied request (user + system, from /proc/<pid>/stat) of
+ *   bare hop          the node:http floor (one fixed key, no logic)
+ *   rotor memory://   a Rotor replica with its in-memory store: Express, http-proxy-middleware,
+ *                     classification, metrics, rotation, but no Redis
+ *   rotor redis       a Rotor replica on Redis, and the redis-server's own CPU per request
+ * Each target proxies the same number of JSON completions (0 ms upstream) per round; rounds are
+ * interleaved (order reversed every other round); medians of the rounds. Unlike req/s, CPU per request
+ * barely depends on what else the 2 cores are doing, so it says what a target costs, not how it fared.
+ *
+ *   pnpm --filter @rotor/bench cpu-cost     (env: CPU_REQUESTS=5000 CPU_ROUNDS=3 CONNECTIONS=20)
+ */
+import fs from 'node:fs';
+import { CHAT_BODY, loadTest } from './lib/load';
+import { BENCH_TOKEN, Group, runMain, startBareProxy, startRedis, startRotor, startSim, writeRotorConfig, type Child } from './lib/processes';
+import { fmt, median, printTable } from './lib/stats';
+
+export interface CpuCostOptions {
+  requests: number;
+  rounds: number;
+  connections: number;
+}
+
+export interface CpuCostRow {
+  target: string;
+  /** CPU µs per request of the proxy process. */
+  proxyUs: number;
+  /** CPU µs per request of redis-server (rotor redis only). */
+  redisUs?: number;
+  /** proxyUs (+ redisUs) ÷ the bare hop's, paired per round. */
+  xBare: number;
+}
+
+export function optionsFromEnv(): CpuCostOptions {
+  return {
+    requests: Number(process.env.CPU_REQUESTS ?? 5000),
+    rounds: Number(process.env.CPU_ROUNDS ?? 3),
+    connections: Number(process.env.CONNECTIONS ?? 20),
+  };
+}
+
+/** Linux counts process CPU in clock ticks of 10 ms (USER_HZ = 100 on every mainstream kernel). */
+const TICK_US = 10_000;
+
+function cpuUs(pid: number): number {
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+const TARGETS = ['bare hop', 'rotor memory://', 'rotor redis'] as const;
+type Target = (typeof TARGETS)[number];
+
+export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]> {
+  const group = new Group();
+  try {
+    const redis = group.add(await startRedis());
+    const sim = group.add(await startSim());
+    const bare = group.add(await startBareProxy(sim.url));
+    const pool = { cost: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-cpu-${i}`) } };
+    const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pool)));
+    const onRedis = group.add(await startRotor(writeRotorConfig(redis.url, pool)));
+    const endpoints: Record<Target, { proc: Child; url: string; token: string }> = {
+      'bare hop': { proc: bare, url: `${bare.url}/v1/chat/completions`, token: 'ignored' },
+      'rotor memory://': { proc: onMemory, url: `${onMemory.url}/cost/chat/completions`, token: BENCH_TOKEN },
+      'rotor redis': { proc: onRedis, url: `${onRedis.url}/cost/chat/completions`, token: BENCH_TOKEN },
+    };
+    const run = async (target: Target, amount: number) => {
+      const { proc, url, token } = endpoints[target];
+      const [p0, r0] = [cpuUs(proc.pid), cpuUs(redis.pid)];
+      const figures = await loadTest({ url, token, body: CHAT_BODY, connections: options.connections, amount });
+      if (figures.errors > 0) throw new Error(`${target}: ${figures.errors} failed requests`);
+      return { proxyUs: (cpuUs(proc.pid) - p0) / figures.ok, redisUs: (cpuUs(redis.pid) - r0) / figures.ok };
+    };
+    for (const target of TARGETS) await run(target, 1000); // warm-up: JIT, sockets, script cache
+    const rounds: Record<Target, { proxyUs: number; redisUs: number }>[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      const order = r % 2 === 0 ? [...TARGETS] : [...TARGETS].reverse();
+      const round: Partial<Record<Target, { proxyUs: number; redisUs: number }>> = {};
+      for (const target of order) round[target] = await run(target, options.requests);
+      rounds.push(round as Record<Target, { proxyUs: number; redisUs: number }>);
+    }
+    const total = (t: Target, r: (typeof rounds)[number]) => r[t].proxyUs + (t === 'rotor redis' ? r[t].redisUs : 0);
+    const rows: CpuCostRow[] = TARGETS.map((target) => ({
+      target,
+      proxyUs: median(rounds.map((r) => r[target].proxyUs)),
+      ...(target === 'rotor redis' ? { redisUs: median(rounds.map((r) => r[target].redisUs)) } : {}),
+      xBare: median(rounds.map((r) => total(target, r) / total('bare hop', r))),
+    }));
+    console.log(
+      `\ncpu cost: CPU time per request (user + system), ${options.requests} JSON completions per target per round, ` +
+        `0 ms upstream, ${options.connections} connections, ${options.rounds} interleaved rounds (medians)`,
+    );
+    printTable(
+      ['target', 'proxy µs/req', 'redis-server µs/req', 'x bare hop'],
+      rows.map((row) => [row.target, fmt(row.proxyUs, 0), row.redisUs === undefined ? '-' : fmt(row.redisUs, 0), fmt(row.xBare, 2)]),
+    );
+    return rows;
+  } finally {
+    await group.stop();
+  }
+}
+
+if (require.main === module) runMain(() => runCpuCost(optionsFromEnv()));
