@@ -20,7 +20,7 @@ type KeysCommands = typeof import('./commands/keys.js');
 /**
  * Commands are loaded on demand (`rotor status` need not load the proxy and the worker), with require
  * rather than import(): Rotor runs as `node --require tsx/cjs`, whose TypeScript hook a dynamic
- * import() would bypass (and the ESM loader it needs is a thread of ~40 MB).
+ * import() would bypass (and the ESM loader it needs is a thread costing ~20 MB of RSS).
  */
 const load = <T>(id: string): T => require(id) as T;
 
