@@ -1,6 +1,8 @@
 /**
  * Where a replica's CPU goes: CPU time per proxied request (user + system, from /proc/<pid>/stat) of
  *   bare hop          the node:http floor (one fixed key, no logic)
+ *   express + hpm     the floor of the prescribed stack: Express and one http-proxy-middleware,
+ *                     one fixed key, no Rotor logic at all
  *   rotor memory://   a Rotor replica with its in-memory store: Express, http-proxy-middleware,
  *                     classification, metrics, rotation, but no Redis
  *   rotor redis       a Rotor replica on Redis, and the redis-server's own CPU per request
@@ -12,7 +14,18 @@
  */
 import fs from 'node:fs';
 import { CHAT_BODY, loadTest } from './lib/load';
-import { BENCH_TOKEN, Group, runMain, startBareProxy, startRedis, startRotor, startSim, writeRotorConfig, type Child } from './lib/processes';
+import {
+  BENCH_TOKEN,
+  Group,
+  runMain,
+  startBareProxy,
+  startExpressHpmProxy,
+  startRedis,
+  startRotor,
+  startSim,
+  writeRotorConfig,
+  type Child,
+} from './lib/processes';
 import { fmt, median, printTable } from './lib/stats';
 
 export interface CpuCostOptions {
@@ -49,7 +62,7 @@ function cpuUs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
 }
 
-const TARGETS = ['bare hop', 'rotor memory://', 'rotor redis'] as const;
+const TARGETS = ['bare hop', 'express + hpm', 'rotor memory://', 'rotor redis'] as const;
 type Target = (typeof TARGETS)[number];
 
 export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]> {
@@ -58,11 +71,13 @@ export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]>
     const redis = group.add(await startRedis());
     const sim = group.add(await startSim());
     const bare = group.add(await startBareProxy(sim.url));
+    const expressHpm = group.add(await startExpressHpmProxy(sim.url));
     const pool = { cost: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-cpu-${i}`) } };
     const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pool)));
     const onRedis = group.add(await startRotor(writeRotorConfig(redis.url, pool)));
     const endpoints: Record<Target, { proc: Child; url: string; token: string }> = {
       'bare hop': { proc: bare, url: `${bare.url}/v1/chat/completions`, token: 'ignored' },
+      'express + hpm': { proc: expressHpm, url: `${expressHpm.url}/v1/chat/completions`, token: 'ignored' },
       'rotor memory://': { proc: onMemory, url: `${onMemory.url}/cost/chat/completions`, token: BENCH_TOKEN },
       'rotor redis': { proc: onRedis, url: `${onRedis.url}/cost/chat/completions`, token: BENCH_TOKEN },
     };

@@ -116,12 +116,13 @@ function checks(r: Results): Check[] {
   }
   if (r.cpuCost) {
     const row = (target: string) => r.cpuCost!.find((c) => c.target === target);
-    const [bare, memory, redis] = [row('bare hop'), row('rotor memory://'), row('rotor redis')];
-    if (bare && memory && redis) {
+    const [bare, stack, memory, redis] = [row('bare hop'), row('express + hpm'), row('rotor memory://'), row('rotor redis')];
+    if (bare && stack && memory && redis) {
       out.push({
         target: 'where the CPU goes (no target): CPU µs per request',
         measured:
-          `bare hop ${fmt(bare.proxyUs, 0)}; rotor memory:// ${fmt(memory.proxyUs, 0)} (${fmt(memory.xBare, 2)} x); ` +
+          `bare hop ${fmt(bare.proxyUs, 0)}; express + hpm alone ${fmt(stack.proxyUs, 0)} (${fmt(stack.xBare, 2)} x); ` +
+          `rotor memory:// ${fmt(memory.proxyUs, 0)} (${fmt(memory.xBare, 2)} x); ` +
           `rotor redis ${fmt(redis.proxyUs, 0)} + redis-server ${fmt(redis.redisUs ?? 0, 0)} (${fmt(redis.xBare, 2)} x)`,
         verdict: 'n/a',
       });

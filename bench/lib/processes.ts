@@ -196,6 +196,11 @@ export function startBareProxy(targetUrl: string): Promise<Child> {
   return startPrintingUrl('bench/baselines/bare-proxy.ts', ['--target', targetUrl, '--key', BARE_KEY]);
 }
 
+/** The floor of the prescribed stack: Express + one http-proxy-middleware, one fixed key (bench/baselines/express-hpm-proxy.ts). */
+export function startExpressHpmProxy(targetUrl: string): Promise<Child> {
+  return startPrintingUrl('bench/baselines/express-hpm-proxy.ts', ['--target', targetUrl, '--key', BARE_KEY]);
+}
+
 export interface NaivePool {
   baseUrl: string;
   keys: string[];
