@@ -10,7 +10,7 @@
  * interleaved (order reversed every other round); medians of the rounds. Unlike req/s, CPU per request
  * barely depends on what else the 2 cores are doing, so it says what a target costs, not how it fared.
  *
- *   pnpm --filter @rotor/bench cpu-cost     (env: CPU_REQUESTS=5000 CPU_ROUNDS=3 CONNECTIONS=20)
+ *   pnpm --filter @rotor/bench cpu-cost     (env: CPU_REQUESTS=5000 CPU_ROUNDS=5 CONNECTIONS=20)
  */
 import fs from 'node:fs';
 import { CHAT_BODY, loadTest } from './lib/load';
@@ -47,7 +47,7 @@ export interface CpuCostRow {
 export function optionsFromEnv(): CpuCostOptions {
   return {
     requests: Number(process.env.CPU_REQUESTS ?? 5000),
-    rounds: Number(process.env.CPU_ROUNDS ?? 3),
+    rounds: Number(process.env.CPU_ROUNDS ?? 5),
     connections: Number(process.env.CONNECTIONS ?? 20),
   };
 }
