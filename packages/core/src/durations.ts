@@ -24,18 +24,6 @@ function clampMs(ms: number): number | undefined {
 /** Go `time.Duration` text as OpenAI sends it in `x-ratelimit-reset-*`: `6m0s`, `1.5s`, `20ms`, `1h2m3.5s`. */
 export function parseGoDuration(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  // Every answer carries such durations and they repeat ("6m0s", "1s", "20ms"): remembered, bounded.
-  if (goDurations.has(text)) return goDurations.get(text);
-  const parsed = parseGoDurationText(text);
-  if (goDurations.size >= GO_DURATION_CACHE) goDurations.clear();
-  goDurations.set(text, parsed);
-  return parsed;
-}
-
-const GO_DURATION_CACHE = 256;
-const goDurations = new Map<string, number | undefined>();
-
-function parseGoDurationText(text: string): number | undefined {
   let rest = text.trim();
   let sign = 1;
   if (rest.startsWith('-') || rest.startsWith('+')) {
