@@ -66,34 +66,32 @@ end
 -- when the key was never answered (no report has a last_at) and already has a request in flight: a
 -- burst on a cold pool would otherwise go out before a single rate-limit header was seen, and the
 -- provider would answer the excess with 429s. Such a key is skipped, not cooled: the wait is short.
--- Also returns the fields read (one HMGET serves the hand-out too) and whether rem_req still holds.
 local function spentUntil(id, detailKey)
-  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at', 'weight')
+  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at')
   if firstAnswerGate and not f[7] and rcall('ZCARD', detailKey .. ':inflight') > 0 then
-    return nil, 'first_answer', f, false
+    return nil, 'first_answer'
   end
   local remReq, resetReq = tonumber(f[1]), tonumber(f[2])
-  local remReqLive = f[1] ~= false
   if remReq and resetReq and resetReq <= now then
     -- The provider's window has reset: what we learned no longer holds.
     rcall('HDEL', detailKey, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack')
-    remReq, remReqLive = nil, false
+    remReq = nil
   end
   if remReq and remReq <= 0 and resetReq then
     -- Spent only as far as our cautious estimate goes, with answers still on their way that will tell:
     -- look again shortly rather than write the key off until the reset.
     local slack = tonumber(rcall('HGET', detailKey, 'rem_slack')) or 0
     if slack > 0 and rcall('ZCARD', detailKey .. ':inflight') > 0 and now + settleMs < resetReq then
-      return now + settleMs, 'budget_settling', f, remReqLive
+      return now + settleMs, 'budget_settling'
     end
-    return resetReq, 'budget', f, remReqLive
+    return resetReq, 'budget'
   end
   local remTok, resetTok = tonumber(f[3]), tonumber(f[4])
   if remTok and resetTok and resetTok <= now then
     rcall('HDEL', detailKey, 'rem_tok', 'reset_tok_at')
     remTok = nil
   end
-  if remTok and remTok <= 0 and resetTok then return resetTok, 'budget_tokens', f, remReqLive end
+  if remTok and remTok <= 0 and resetTok then return resetTok, 'budget_tokens' end
   local rpm = tonumber(f[5])
   if rpm and rpm > 0 then
     -- Declared rpm as a sliding window over the last `rpm` hand-outs: never more than rpm in any
@@ -102,10 +100,10 @@ local function spentUntil(id, detailKey)
     if rcall('LLEN', logKey) >= rpm then
       local oldest = tonumber(rcall('LINDEX', logKey, -1))
       local windowMs = tonumber(f[6]) or 60000
-      if oldest + windowMs > now then return oldest + windowMs, 'rpm', f, remReqLive end
+      if oldest + windowMs > now then return oldest + windowMs, 'rpm' end
     end
   end
-  return nil, nil, f, remReqLive
+  return nil
 end
 
 -- Skipping keys that wait for their first answer is bounded: past 16 of them at the head of the
@@ -124,7 +122,7 @@ while guard < 1000 and gatedSkips < 16 do
   if not id then break end
 
   local detailKey = keyPrefix .. id
-  local blockedUntil, why, f, remReqLive = spentUntil(id, detailKey)
+  local blockedUntil, why = spentUntil(id, detailKey)
   if why == 'first_answer' then
     excluded[id] = true
     excludedCount = excludedCount + 1
@@ -133,19 +131,19 @@ while guard < 1000 and gatedSkips < 16 do
   elseif blockedUntil then
     toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, why)
   else
-    local weight = tonumber(f[8]) or 1
+    local weight = tonumber(rcall('HGET', detailKey, 'weight')) or 1
     if weight <= 0 then weight = 1 end
     rcall('ZADD', ringKey, score + 1 / weight, id)
     rcall('HSET', metaKey, 'vt', score)
-    local rpm = tonumber(f[5])
+    local rpm = tonumber(rcall('HGET', detailKey, 'rpm'))
     if rpm and rpm > 0 then
       local logKey = detailKey .. ':log'
       rcall('LPUSH', logKey, now)
       rcall('LTRIM', logKey, 0, rpm - 1)
-      rcall('PEXPIRE', logKey, (tonumber(f[6]) or 60000) * 2)
+      rcall('PEXPIRE', logKey, (tonumber(rcall('HGET', detailKey, 'window_ms')) or 60000) * 2)
     end
     local remaining = -1
-    if remReqLive then
+    if rcall('HEXISTS', detailKey, 'rem_req') == 1 then
       remaining = rcall('HINCRBY', detailKey, 'rem_req', -1)
     end
     local seq = rcall('HINCRBY', detailKey, 'acquired', 1)

@@ -43,12 +43,7 @@ local state = rcall('HGET', statesKey, id)
 if not state then return { -1 } end
 local before = state
 
-if kind == 'success' then
-  -- A success also ends a failure streak (the counters below); one HSET for both.
-  rcall('HSET', detailKey, 'last_class', kind, 'last_status', ARGV[4], 'last_at', now, 'last_error', ARGV[18], 'fails', 0, 'rl_streak', 0)
-else
-  rcall('HSET', detailKey, 'last_class', kind, 'last_status', ARGV[4], 'last_at', now, 'last_error', ARGV[18])
-end
+rcall('HSET', detailKey, 'last_class', kind, 'last_status', ARGV[4], 'last_at', now, 'last_error', ARGV[18])
 
 -- Learned budgets, from any response that carries rate-limit headers (a 2xx included).
 local limReq, remReq, resetReq = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -70,19 +65,10 @@ if remReq then
   budgetRaised = left > 0 and (known == nil or known <= 0)
   -- rem_slack: how much more may really be left; acquire treats a budget spent only by that
   -- uncertainty as settling (look again shortly), not as spent until the reset.
-  local fields = { 'rem_req', left, 'seen_req', base, 'rem_slack', base - left }
-  if fresh and resetReq then
-    fields[#fields + 1] = 'reset_req_at'
-    fields[#fields + 1] = now + resetReq
-  end
-  if limReq then
-    fields[#fields + 1] = 'lim_req'
-    fields[#fields + 1] = limReq
-  end
-  rcall('HSET', detailKey, unpack(fields))
-elseif limReq then
-  rcall('HSET', detailKey, 'lim_req', limReq)
+  rcall('HSET', detailKey, 'rem_req', left, 'seen_req', base, 'rem_slack', base - left)
+  if fresh and resetReq then rcall('HSET', detailKey, 'reset_req_at', now + resetReq) end
 end
+if limReq then rcall('HSET', detailKey, 'lim_req', limReq) end
 local limTok, remTok, resetTok = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 if remTok then
   rcall('HSET', detailKey, 'rem_tok', remTok)
@@ -110,6 +96,7 @@ local untilMs = 0
 
 if kind == 'success' then
   rcall('HINCRBY', detailKey, 'ok', 1)
+  rcall('HSET', detailKey, 'fails', 0, 'rl_streak', 0)
   if inRotation then
     -- A spent budget cools the key BEFORE it earns a 429.
     local spentAt
