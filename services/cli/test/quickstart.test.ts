@@ -14,7 +14,9 @@ describe('rotor proxy from the repo root (the quick start)', () => {
   it('with no provider keys starts in announced demo mode and serves a chat completion at once', async () => {
     const port = await freePort();
     proc = runCli(['proxy'], { PORT: String(port), REDIS_URL: testRedisUrl() });
-    const out = await proc.waitFor('rotor proxy listening');
+    // The pool lines come after the listening line, in writes of their own: wait for the last one.
+    const out = await proc.waitFor('pool anthropic:');
+    expect(out).toContain('rotor proxy listening');
     expect(out).toContain('DEMO MODE');
     expect(out).toMatch(/pool openai: openai, 3 key\(s\), routes \/v1/);
     const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
