@@ -16,7 +16,8 @@ export class Deadlines {
 
   constructor(
     private readonly limitMs: number,
-    private readonly describe: (limitMs: number) => string,
+    /** The message of every rejection (the limit is fixed, so is what it says). */
+    private readonly message: string,
   ) {}
 
   /** `call`, or a rejection once it has taken longer than the limit. */
@@ -53,7 +54,7 @@ export class Deadlines {
       this.head++;
       if (!oldest.settled) {
         oldest.settled = true;
-        oldest.fail(new Error(this.describe(this.limitMs)));
+        oldest.fail(new Error(this.message));
       }
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {

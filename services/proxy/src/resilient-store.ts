@@ -72,7 +72,8 @@ export class ResilientKeyStore implements KeyStore {
   private readonly deadlines: Deadlines;
 
   constructor(private readonly options: ResilientStoreOptions) {
-    this.deadlines = new Deadlines(options.config.commandTimeoutMs + GUARD_SLACK_MS, (ms) => `no answer from Redis in ${ms} ms`);
+    const limitMs = options.config.commandTimeoutMs + GUARD_SLACK_MS;
+    this.deadlines = new Deadlines(limitMs, `no answer from Redis in ${limitMs} ms`);
     const connection = options.redis.redis;
     // A dropped connection is an outage now, not at the next request's timeout; a restored one is
     // worth a recovery attempt now, not at the next tick.
