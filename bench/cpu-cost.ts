@@ -12,10 +12,10 @@
  *
  *   pnpm --filter @rotor/bench cpu-cost     (env: CPU_REQUESTS=5000 CPU_ROUNDS=5 CONNECTIONS=20)
  */
-import fs from 'node:fs';
 import { CHAT_BODY, loadTest } from './lib/load';
 import {
   BENCH_TOKEN,
+  cpuUs,
   Group,
   runMain,
   startBareProxy,
@@ -50,16 +50,6 @@ export function optionsFromEnv(): CpuCostOptions {
     rounds: Number(process.env.CPU_ROUNDS ?? 5),
     connections: Number(process.env.CONNECTIONS ?? 20),
   };
-}
-
-/** Linux counts process CPU in clock ticks of 10 ms (USER_HZ = 100 on every mainstream kernel). */
-const TICK_US = 10_000;
-
-function cpuUs(pid: number): number {
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
 }
 
 const TARGETS = ['bare hop', 'express + hpm', 'rotor memory://', 'rotor redis'] as const;
