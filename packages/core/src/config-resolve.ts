@@ -46,6 +46,7 @@ function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: Co
     if (entry.label !== undefined) key.label = entry.label;
     const keyLimits = entry.limits || raw.limits ? mergeLimits(raw.limits, entry.limits) : undefined;
     if (keyLimits) key.limits = keyLimits;
+    if (raw.headers || entry.headers) key.headers = { ...raw.headers, ...entry.headers };
     return key;
   });
   const pool: PoolConfig = {

@@ -49,10 +49,34 @@ const limits = z
   .strict();
 export type RawLimits = z.infer<typeof limits>;
 
+/**
+ * Headers Rotor sends upstream with a pool's (or one key's) requests, e.g. the `openai-organization`
+ * that owns the key. Not credentials (those come from `keys`) and not framing headers.
+ */
+const RESERVED_HEADERS = new Set([
+  'authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'proxy-authorization', 'cookie',
+  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade',
+]);
+const upstreamHeaders = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'header names may only use letters, digits and "-"')
+      .refine((name) => !RESERVED_HEADERS.has(name.toLowerCase()), 'credentials and framing headers cannot be set here'),
+    z.string().regex(/^[\x20-\x7e]{1,256}$/, 'must be 1 to 256 printable ASCII characters'),
+  )
+  .transform((h) => Object.fromEntries(Object.entries(h).map(([name, value]) => [name.toLowerCase(), value])));
+
 const keyEntry = z.preprocess(
   (v) => (typeof v === 'string' ? { key: v } : v),
   z
-    .object({ key: secret, label: label.optional(), weight: positive.default(1), limits: limits.optional() })
+    .object({
+      key: secret,
+      label: label.optional(),
+      weight: positive.default(1),
+      limits: limits.optional(),
+      headers: upstreamHeaders.optional(),
+    })
     .strict(),
 );
 
@@ -85,6 +109,7 @@ const pool = z
     limits: limits.optional(),
     maxWaitMs: nonNegInt.default(0),
     probeModel: z.string().optional(),
+    headers: upstreamHeaders.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -182,6 +207,9 @@ export const configSchema = z
       jitter: z.preprocess(toNumber, z.number().min(0).max(1)).default(0.2),
     }).refine((b) => b.maxMs >= b.baseMs, { path: ['maxMs'], message: 'must be at least backoff.baseMs' }),
     circuitBreaker: section({ failures: posInt.default(5) }),
+    // Keys the answers to one client token's requests may take out of rotation per minute (0 = no
+    // limit), so a client cannot empty a pool by asking for what the keys may not do.
+    clientLimits: section({ keysOutPerMinute: nonNegInt.default(5) }),
     leaseTtlMs: posInt.default(600_000),
     log: section({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -196,6 +224,8 @@ export const configSchema = z
         suspendedAfterMs: posInt.default(30_000),
         quotaAfterMs: posInt.default(3_600_000),
         invalidAfterMs: posInt.default(86_400_000),
+        // A key one answer called invalid is re-checked with the free listing this soon.
+        suspectAfterMs: nonNegInt.default(0),
         maxBackoffMs: posInt.default(3_600_000),
         timeoutMs: posInt.default(10_000),
       }),

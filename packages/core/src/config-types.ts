@@ -17,6 +17,8 @@ export interface RotorConfig {
   timeouts: { headersMs: number; idleMs: number; clientHeadersMs: number; clientRequestMs: number };
   backoff: { baseMs: number; factor: number; maxMs: number; jitter: number };
   circuitBreaker: { failures: number };
+  /** Keys one client token's requests may take out of rotation per minute; 0 = no limit. */
+  clientLimits: { keysOutPerMinute: number };
   /** In-flight lease TTL: a crashed replica's leases expire after this. */
   leaseTtlMs: number;
   log: { level: LogLevel };
@@ -68,6 +70,8 @@ export interface PoolKey {
   weight: number;
   /** Pool limits with this key's own limits laid over them. */
   limits?: KeyLimits;
+  /** Headers sent upstream with this key (the pool's `headers` with the key's own laid over them). */
+  headers?: Record<string, string>;
 }
 
 export interface PoolConfig {
@@ -95,6 +99,8 @@ export interface WorkerConfig {
     suspendedAfterMs: number;
     quotaAfterMs: number;
     invalidAfterMs: number;
+    /** A key suspected invalid on one answer is probed this soon (the free listing). */
+    suspectAfterMs: number;
     maxBackoffMs: number;
     timeoutMs: number;
   };

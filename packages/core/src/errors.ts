@@ -4,6 +4,8 @@
  * bugs, so the error middleware knows whether to log a stack and the process whether to keep running.
  */
 export const ROTOR_ERROR_STATUS = {
+  /** The path climbs out of its route's prefix (dot segments). */
+  bad_path: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

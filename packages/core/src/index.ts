@@ -8,4 +8,4 @@ export { parseConfig, loadConfig, totalKeys } from './config';
 export { ConfigError, type ConfigIssue } from './config-error';
 export type { Env } from './config-env';
 export type * from './config-types';
-export { routeFor, type RouteMatch } from './routes';
+export { resolveDotSegments, routeFor, type RouteMatch, type RouteResult } from './routes';

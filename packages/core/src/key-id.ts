@@ -14,3 +14,11 @@ export const DEFAULT_KEY_ID_SECRET = 'rotor-key-id-v1';
 export function keyId(secret: string, idSecret: string): string {
   return 'k_' + createHmac('sha256', idSecret).update(secret, 'utf8').digest('hex').slice(0, 12);
 }
+
+/**
+ * How logs, metrics and Redis name a client token: `c_` + 12 hex chars of the same keyed HMAC. The
+ * token never appears anywhere; the id is stable, so a client's keys-out count survives replicas.
+ */
+export function clientId(token: string, idSecret: string): string {
+  return 'c_' + createHmac('sha256', idSecret).update(token, 'utf8').digest('hex').slice(0, 12);
+}

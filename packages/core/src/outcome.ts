@@ -7,7 +7,8 @@ export const OUTCOME_KINDS = [
   'success', // 2xx (and 3xx: returned to the client without its Location, never followed)
   'rate_limited', // 429 that will clear by itself (RPM/TPM window)
   'quota_exhausted', // 429/402/400 that says the account has no credit left (`insufficient_quota`)
-  'invalid_key', // 401 / 403: the key is wrong, revoked or lacks permission
+  'invalid_key', // 401 (or a 403 / Gemini 400 that says so): the credential itself is wrong or revoked
+  'permission_denied', // 403 (or a 401 that says so): a valid key may not do this; the key is fine
   'server_error', // 5xx (529 overloaded included)
   'timeout', // no response headers (or body progress) within the configured time
   'connection_error', // refused / reset / DNS: nothing reached the provider

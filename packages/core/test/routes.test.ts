@@ -1,5 +1,5 @@
 import { parseConfig } from '../src/config';
-import { routeFor } from '../src/routes';
+import { resolveDotSegments, routeFor, type RouteMatch } from '../src/routes';
 
 const config = parseConfig(
   {
@@ -17,8 +17,11 @@ describe('routeFor', () => {
   it.each<[string, string | undefined, string | undefined, string | undefined]>([
     ['/v1/chat/completions', 'openai', '/v1', '/chat/completions'],
     ['/v1/chat/completions?stream=true', 'openai', '/v1', '/chat/completions?stream=true'],
-    ['/v1', 'openai', '/v1', ''],
-    ['/v1?x=1', 'openai', '/v1', '?x=1'],
+    ['/v1', 'openai', '/v1', '/'],
+    ['/v1?x=1', 'openai', '/v1', '/?x=1'],
+    ['/v1/', 'openai', '/v1', '/'],
+    ['/v1/chat/../models', 'openai', '/v1', '/models'],
+    ['/v1/./models?a=../..', 'openai', '/v1', '/models?a=../..'],
     ['/v1/special/models', 'special', '/v1/special', '/models'],
     ['/v1/specialist', 'openai', '/v1', '/specialist'],
     ['/anthropic/v1/messages', 'anthropic', '/anthropic', '/v1/messages'],
@@ -27,7 +30,8 @@ describe('routeFor', () => {
     ['/', undefined, undefined, undefined],
     ['/healthz', undefined, undefined, undefined],
   ])('%s', (path, pool, prefix, rest) => {
-    const match = routeFor(config, path);
+    const result = routeFor(config, path);
+    const match = result.kind === 'match' ? result : undefined;
     expect(match?.pool.name).toBe(pool);
     expect(match?.prefix).toBe(prefix);
     expect(match?.rest).toBe(rest);
@@ -40,6 +44,48 @@ describe('routeFor', () => {
     );
     expect(withRoot.routes.map((r) => r.prefix)).toEqual(['/v1', '/']);
     expect(routeFor(withRoot, '/v1beta/models')).toMatchObject({ prefix: '/', rest: '/v1beta/models' });
+    expect(routeFor(withRoot, '/../x')).toMatchObject({ kind: 'leaves_route', prefix: '/' });
     expect(routeFor(withRoot, '/v1/models')).toMatchObject({ prefix: '/v1', rest: '/models' });
+  });
+});
+
+describe('dot segments', () => {
+  it.each([
+    '/v1/../../x',
+    '/v1/..',
+    '/v1/%2e%2e/%2e%2e/x',
+    '/v1/%2E%2e/x',
+    '/v1/..%2f..%2fx',
+    '/v1/..%2F..%2Fx',
+    '/v1/..%5cx',
+    '/v1/..\\x',
+    '/v1/chat/../../x',
+    '/v1/./../x',
+    '/anthropic/../v1/models',
+    '/v1/special/../models',
+  ])('%s leaves its route and is refused', (path) => {
+    expect(routeFor(config, path).kind).toBe('leaves_route');
+  });
+
+  it('names the route the path tried to leave', () => {
+    expect(routeFor(config, '/anthropic/../v1/models')).toMatchObject({ kind: 'leaves_route', prefix: '/anthropic' });
+  });
+
+  it.each<[string, string]>([
+    ['/chat/completions', '/chat/completions'],
+    ['/a/./b', '/a/b'],
+    ['/a/b/..', '/a/'],
+    ['/a/%2e/b', '/a/b'],
+    ['/a/b%2f..%2fc', '/a/c'],
+    ['/a..b/c.d', '/a..b/c.d'],
+    ['/a/.../b', '/a/.../b'],
+    ['/files/file-a%2Fb', '/files/file-a%2Fb'],
+  ])('%s stays inside as %s', (path, resolved) => {
+    expect(resolveDotSegments(path)).toBe(resolved);
+  });
+
+  it('a resolved path keeps its query string untouched', () => {
+    const match = routeFor(config, '/v1/x/../models?path=../../etc') as RouteMatch;
+    expect(match.rest).toBe('/models?path=../../etc');
   });
 });

@@ -1,4 +1,4 @@
-export { poolKeys, keyHash, keyInflight, keyLog, replicasKey, type PoolKeys } from './keys';
+export { poolKeys, keyHash, keyInflight, keyLog, clientKeysOut, replicasKey, type PoolKeys } from './keys';
 export { RedisKeyStore } from './redis-key-store';
 export { createRedisClient, type RedisConnectionOptions } from './redis-client';
 export { closeRedis, connectOrExplain, displayRedisUrl, type RedisConnection } from './redis-connection';

@@ -22,6 +22,9 @@
  *   <prefix>:{<pool>}:key:<keyId>:log LIST  ms epochs of the last `rpm` hand-outs (declared rpm, sliding window)
  *   <prefix>:{<pool>}:key:<keyId>:inflight ZSET  lease token -> hand-out number (`acquired` then),
  *                                          one per request in flight on this key: ZCARD = in-flight count
+ *   <prefix>:{<pool>}:client:<clientId>:out ZSET  "<keyId>|<ms>" -> ms epoch: keys the answers to this
+ *                                          client's requests took out of rotation in the last minute
+ *                                          (the `clientLimits.keysOutPerMinute` log; expires by itself)
  *
  * Outside any pool (no hash tag needed: one key):
  *   <prefix>:replicas                ZSET  proxy replica id (random per process) -> ms epoch of its last
@@ -38,6 +41,8 @@ export interface PoolKeys {
   meta: string;
   /** Prefix of the per-key HASH (`<keyPrefix><keyId>`); scripts derive per-key names from it. */
   keyPrefix: string;
+  /** Prefix of the per-client keys (`<clientPrefix><clientId>:out`). */
+  clientPrefix: string;
 }
 
 const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -53,6 +58,7 @@ export function poolKeys(prefix: string, pool: string): PoolKeys {
     leases: `${base}leases`,
     meta: `${base}meta`,
     keyPrefix: `${base}key:`,
+    clientPrefix: `${base}client:`,
   };
 }
 
@@ -70,4 +76,11 @@ export function keyLog(keys: PoolKeys, keyId: string): string {
 
 export function keyInflight(keys: PoolKeys, keyId: string): string {
   return `${keys.keyPrefix}${keyId}:inflight`;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** `client` is a client id (`c_` + HMAC hex), never a token; '-' names the unused slot. */
+export function clientKeysOut(keys: PoolKeys, client: string | undefined): string {
+  const id = client !== undefined && CLIENT_ID.test(client) ? client : '-';
+  return `${keys.clientPrefix}${id}:out`;
 }

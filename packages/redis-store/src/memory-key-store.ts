@@ -39,12 +39,15 @@ interface MemPool {
   leases: SortedSet;
   vt: number;
   keys: Map<string, MemKey>;
+  /** client id -> ms epochs of the keys its requests took out of rotation (report-8.lua's KEYS[8]). */
+  clientKeysOut: Map<string, number[]>;
 }
 
 const processTag = crypto.randomBytes(4).toString('hex');
 let leaseCounter = 0;
 const nextToken = () => `m${processTag}${(leaseCounter++).toString(36)}`;
 const LEASE_REAP_BATCH = 16;
+const CLIENT_WINDOW_MS = 60_000;
 
 /**
  * The key store in this process's memory: the same contract as RedisKeyStore, statement for statement
@@ -117,9 +120,11 @@ export class MemoryKeyStore implements KeyStore {
       const token = nextToken();
       p.leases.add(`${key.id}|${token}`, now + this.policy.leaseTtlMs);
       key.inflight.set(token, seq);
+      const lease: Lease = { pool, keyId: key.id, token, seq };
+      if (options.client !== undefined) lease.client = options.client;
       return {
         ok: true,
-        lease: { pool, keyId: key.id, token, seq },
+        lease,
         ...(remaining >= 0 ? { remainingRequests: remaining } : {}),
       };
     }
@@ -172,7 +177,12 @@ export class MemoryKeyStore implements KeyStore {
     }
     if (rl.limitTokens !== undefined) key.limTok = rl.limitTokens;
 
+    let refused = false;
     const park = (newState: KeyState, reason: string) => {
+      if (!this.clientMayTakeOut(p, lease.client, now)) {
+        refused = true;
+        return;
+      }
       this.toParked(p, key, newState, reason, now);
       state = newState;
     };
@@ -230,8 +240,8 @@ export class MemoryKeyStore implements KeyStore {
         break;
       case 'invalid_key':
         key.invalid += 1;
-        // An operator's disable stays the operator's: only the operator enables it again.
-        if (!(state === 'disabled' && key.reason === 'operator')) park('disabled', 'invalid_key');
+        // A suspect until the worker's probe confirms it (report-8.lua says why).
+        if (inRotation) park('suspended', 'suspect_invalid');
         break;
       case 'server_error':
       case 'timeout':
@@ -244,13 +254,27 @@ export class MemoryKeyStore implements KeyStore {
         break;
     }
     if (state === 'cooling' && untilMs === 0) untilMs = p.cooling.score(key.id) ?? 0;
-    return { state, untilMs, changed: state !== before, reason: key.reason };
+    return { state, untilMs, changed: state !== before, reason: key.reason, refused };
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    const p = this.pools.get(lease.pool);
+    if (!p || !lease.token) return false;
+    return this.releaseLease(p, `${lease.keyId}|${lease.token}`);
   }
 
   async sync(pool: string, specs: readonly KeySpec[]): Promise<SyncResult> {
     let p = this.pools.get(pool);
     if (!p) {
-      p = { ring: new SortedSet(), cooling: new SortedSet(), parked: new SortedSet(), leases: new SortedSet(), vt: 0, keys: new Map() };
+      p = {
+        ring: new SortedSet(),
+        cooling: new SortedSet(),
+        parked: new SortedSet(),
+        leases: new SortedSet(),
+        vt: 0,
+        keys: new Map(),
+        clientKeysOut: new Map(),
+      };
       this.pools.set(pool, p);
     }
     let added = 0;
@@ -462,10 +486,22 @@ export class MemoryKeyStore implements KeyStore {
     key.parkedAt = now;
   }
 
-  private releaseLease(p: MemPool, member: string): void {
-    if (!p.leases.remove(member)) return;
+  private releaseLease(p: MemPool, member: string): boolean {
+    if (!p.leases.remove(member)) return false;
     const bar = member.indexOf('|');
     p.keys.get(member.slice(0, bar))?.inflight.delete(member.slice(bar + 1));
+    return true;
+  }
+
+  /** transitions.lua's clientMayTakeOut: logs the take-out when the client's limit allows it. */
+  private clientMayTakeOut(p: MemPool, client: string | undefined, now: number): boolean {
+    const limit = this.policy.clientKeysOutPerMinute;
+    if (client === undefined || limit <= 0) return true;
+    const recent = (p.clientKeysOut.get(client) ?? []).filter((t) => t > now - CLIENT_WINDOW_MS);
+    p.clientKeysOut.set(client, recent);
+    if (recent.length >= limit) return false;
+    recent.push(now);
+    return true;
   }
 
   private reapLeases(p: MemPool, now: number): void {

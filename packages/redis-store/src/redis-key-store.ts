@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Outcome } from '@rotor/core';
-import { keyHash, poolKeys, replicasKey, type PoolKeys } from './keys';
+import { clientKeysOut, keyHash, keyInflight, poolKeys, replicasKey, type PoolKeys } from './keys';
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
@@ -96,9 +96,11 @@ export class RedisKeyStore implements KeyStore {
     )) as [number, string | number, number?, number?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);
+      const lease: Lease = { pool, keyId: String(reply[1]), token, seq: Number(reply[3]) };
+      if (options.client !== undefined) lease.client = options.client;
       return {
         ok: true,
-        lease: { pool, keyId: String(reply[1]), token, seq: Number(reply[3]) },
+        lease,
         ...(remaining >= 0 ? { remainingRequests: remaining } : {}),
       };
     }
@@ -114,7 +116,7 @@ export class RedisKeyStore implements KeyStore {
     const reply = (await runScript(
       this.redis,
       'report',
-      [k.ring, k.cooling, k.parked, k.states, k.leases, k.meta, keyHash(k, lease.keyId)],
+      [k.ring, k.cooling, k.parked, k.states, k.leases, k.meta, keyHash(k, lease.keyId), clientKeysOut(k, lease.client)],
       [
         lease.keyId,
         lease.token,
@@ -135,8 +137,9 @@ export class RedisKeyStore implements KeyStore {
         this.policy.breakerFailures,
         optional(outcome.errorCode),
         optional(lease.seq),
+        lease.client === undefined ? 0 : this.policy.clientKeysOutPerMinute,
       ],
-    )) as [string | number, number?, number?, string?];
+    )) as [string | number, number?, number?, string?, number?];
     // The key left the config while the request was in flight: nothing to record.
     if (reply[0] === -1) return undefined;
     return {
@@ -144,7 +147,15 @@ export class RedisKeyStore implements KeyStore {
       untilMs: Number(reply[1]),
       changed: reply[2] === 1,
       reason: String(reply[3] ?? ''),
+      refused: reply[4] === 1,
     };
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    if (!lease.token) return false;
+    const k = this.keys(lease.pool);
+    const reply = await runScript(this.redis, 'release', [k.leases, keyInflight(k, lease.keyId)], [lease.keyId, lease.token]);
+    return reply === 1;
   }
 
   async sync(pool: string, specs: readonly KeySpec[]): Promise<SyncResult> {

@@ -19,6 +19,11 @@ export interface Lease {
   token: string;
   /** The key's hand-out number: how many hand-outs came after it tells how stale its headers are. */
   seq?: number;
+  /**
+   * Who asked (a client id, never a token): the answer to this lease may take the key out of rotation
+   * only within that client's keys-out limit (StorePolicy.clientKeysOutPerMinute).
+   */
+  client?: string;
 }
 
 export type AcquireResult =
@@ -36,6 +41,8 @@ export interface AcquireOptions {
    * already waited long enough, so the gate delays a request but never refuses it.
    */
   firstAnswerGate?: boolean;
+  /** The requesting client's id, carried on the lease (see Lease.client). */
+  client?: string;
 }
 
 export interface ReportResult {
@@ -45,6 +52,8 @@ export interface ReportResult {
   /** This report moved the key to another state (the proxy schedules a probe on suspended/disabled). */
   changed: boolean;
   reason: string;
+  /** The answer would have taken the key out, but the lease's client had used up its keys-out limit. */
+  refused: boolean;
 }
 
 export type KeyAction = 'disable' | 'enable' | 'clear' | 'reinstate' | 'suspend' | 'invalidate';
@@ -115,6 +124,12 @@ export interface SyncResult {
 export interface KeyStore {
   acquire(pool: string, options?: AcquireOptions): Promise<AcquireResult>;
   report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined>;
+  /**
+   * Gives back a lease that ended with no answer from the provider (never forwarded, client gone
+   * before an answer, key unknown to this replica): nothing is recorded against the key, and it does
+   * not count as the key's first answer. Returns whether the lease was still held.
+   */
+  release(lease: Lease): Promise<boolean>;
   sync(pool: string, keys: readonly KeySpec[]): Promise<SyncResult>;
   snapshot(pool: string): Promise<PoolSnapshot>;
   setState(pool: string, keyId: string, action: KeyAction, reason?: string): Promise<{ state: KeyState; changed: boolean }>;
@@ -127,6 +142,8 @@ export interface StorePolicy {
   backoff: { baseMs: number; factor: number; maxMs: number; jitter: number };
   /** Consecutive 5xx / timeouts / connection errors that suspend a key. */
   breakerFailures: number;
+  /** Keys the answers to one client's requests may take out of rotation per minute; 0 = no limit. */
+  clientKeysOutPerMinute: number;
   /** Due cooling keys returned to rotation per acquire call. */
   returnBatch: number;
   /**
@@ -141,6 +158,7 @@ export const DEFAULT_POLICY: StorePolicy = {
   leaseTtlMs: 600_000,
   backoff: { baseMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.2 },
   breakerFailures: 5,
+  clientKeysOutPerMinute: 0,
   returnBatch: 16,
   settleMs: 100,
 };

@@ -119,7 +119,7 @@ describe.each(subjects)('%s', (_name, make) => {
       expect(await handOut(store, 5)).toEqual(['k01', 'k01', 'k01', 'k01', 'k01']);
     });
 
-    it('insufficient_quota suspends; 401 disables; 5 consecutive 5xx open the breaker', async () => {
+    it('insufficient_quota suspends; a bad credential makes a suspect; 5 consecutive 5xx open the breaker', async () => {
       const { store } = make();
       await store.sync('p', ids(3));
       expect(await store.report(await lease(store), outcome('quota_exhausted', {}, { errorCode: 'insufficient_quota' }))).toMatchObject({
@@ -127,18 +127,91 @@ describe.each(subjects)('%s', (_name, make) => {
         reason: 'quota',
         changed: true,
       });
-      expect(await store.report(await lease(store), outcome('invalid_key'))).toMatchObject({ state: 'disabled', reason: 'invalid_key' });
+      expect(await store.report(await lease(store), outcome('invalid_key'))).toMatchObject({
+        state: 'suspended',
+        reason: 'suspect_invalid',
+        changed: true,
+        refused: false,
+      });
       const states: string[] = [];
       for (let i = 0; i < 5; i++) states.push((await store.report(await lease(store), outcome('server_error')))!.state);
       expect(states).toEqual(['active', 'active', 'active', 'active', 'suspended']);
       expect(await store.acquire('p')).toEqual({ ok: false });
       expect((await store.snapshot('p')).keys.map((k) => [k.id, k.state, k.reason])).toEqual([
         ['k00', 'suspended', 'quota'],
-        ['k01', 'disabled', 'invalid_key'],
+        ['k01', 'suspended', 'suspect_invalid'],
         ['k02', 'suspended', 'circuit_open'],
       ]);
     });
 
+    it('a permission error leaves the key in rotation (what the key may do, not the key)', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1));
+      expect(await store.report(await lease(store), outcome('permission_denied'))).toMatchObject({ state: 'active', changed: false });
+      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active', lastClass: 'permission_denied' });
+    });
+
+    it("one client's answers take at most clientKeysOutPerMinute keys out; other clients and the worker are not held back", async () => {
+      const { store } = make({ clientKeysOutPerMinute: 2 });
+      await store.sync('p', ids(5));
+      const asClient = async (client: string) => {
+        const r = await store.acquire('p', { client });
+        if (!r.ok) throw new Error('expected a key');
+        expect(r.lease.client).toBe(client);
+        return store.report(r.lease, outcome('invalid_key'));
+      };
+      const mallory = [await asClient('c_mallory'), await asClient('c_mallory'), await asClient('c_mallory')];
+      expect(mallory.map((r) => [r!.state, r!.refused])).toEqual([
+        ['suspended', false],
+        ['suspended', false],
+        ['active', true],
+      ]);
+      expect(await asClient('c_alice')).toMatchObject({ state: 'suspended', refused: false });
+      // No client on the lease (e.g. not a proxied request): no limit.
+      expect(await store.report(await lease(store), outcome('invalid_key'))).toMatchObject({ state: 'suspended', refused: false });
+      expect(countBy((await store.snapshot('p')).keys.map((k) => k.state))).toEqual(
+        new Map([
+          ['suspended', 4],
+          ['active', 1],
+        ]),
+      );
+    });
+
+    it('the keys-out limit counts the circuit breaker too', async () => {
+      const { store } = make({ clientKeysOutPerMinute: 1, breakerFailures: 1 });
+      await store.sync('p', ids(2));
+      const results = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await store.acquire('p', { client: 'c_x' });
+        if (!r.ok) throw new Error('expected a key');
+        results.push(await store.report(r.lease, outcome('server_error')));
+      }
+      expect(results.map((r) => [r!.state, r!.refused])).toEqual([
+        ['suspended', false],
+        ['active', true],
+      ]);
+    });
+  });
+
+  describe('release', () => {
+    it('gives the lease back without recording anything: no outcome, and the key is still cold', async () => {
+      const { store } = make({ settleMs: 100 });
+      await store.sync('p', ids(1));
+      const gate = { firstAnswerGate: true };
+      const held = await store.acquire('p', gate);
+      if (!held.ok) throw new Error('expected a key');
+      expect((await store.snapshot('p')).keys[0]!.inflight).toBe(1);
+      expect(await store.release(held.lease)).toBe(true);
+      expect(await store.release(held.lease)).toBe(false);
+      const key = (await store.snapshot('p')).keys[0]!;
+      expect(key).toMatchObject({ inflight: 0, state: 'active' });
+      expect(key.lastAt).toBeUndefined();
+      expect(key.lastClass).toBeUndefined();
+      // Still cold: the gate lets one request through again, and holds the next.
+      const again = await store.acquire('p', gate);
+      expect(again.ok).toBe(true);
+      expect(await store.acquire('p', gate)).toMatchObject({ ok: false, waitMs: 100 });
+    });
     it('a success resets the consecutive failure count', async () => {
       const { store } = make();
       await store.sync('p', ids(1));

@@ -47,13 +47,13 @@ describe('key states', () => {
     for (let i = 0; i < 5; i++) expect((await acquireKey(store)).keyId).toBe('k01');
   });
 
-  it('insufficient_quota suspends; 401 disables; 5 consecutive 5xx open the breaker', async () => {
+  it('insufficient_quota suspends; 401 makes a suspect; 5 consecutive 5xx open the breaker', async () => {
     const store = newStore();
     await store.sync('p', ids(3));
     const quota = await store.report(await acquireKey(store), outcome('quota_exhausted', {}, { errorCode: 'insufficient_quota' }));
     expect(quota).toMatchObject({ state: 'suspended', reason: 'quota', changed: true });
     const invalid = await store.report(await acquireKey(store), outcome('invalid_key'));
-    expect(invalid).toMatchObject({ state: 'disabled', reason: 'invalid_key', changed: true });
+    expect(invalid).toMatchObject({ state: 'suspended', reason: 'suspect_invalid', changed: true });
 
     const states: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -66,7 +66,7 @@ describe('key states', () => {
     const snap = await store.snapshot('p');
     expect(snap.keys.map((k) => [k.id, k.state, k.reason])).toEqual([
       ['k00', 'suspended', 'quota'],
-      ['k01', 'disabled', 'invalid_key'],
+      ['k01', 'suspended', 'suspect_invalid'],
       ['k02', 'suspended', 'circuit_open'],
     ]);
   });

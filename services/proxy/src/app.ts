@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { isRotorError, providers, routeFor } from '@rotor/core';
+import { isRotorError, providers, routeFor, type RouteMatch } from '@rotor/core';
 import { ADMIN_PREFIX, adminRouter } from './admin';
 import { ClientAuth } from './client-auth';
 import { sendRotorError } from './error-response';
@@ -22,11 +22,11 @@ export interface AppOptions {
 export function buildApp(options: AppOptions): express.Express {
   const ctx = options.relay;
   // A reload swaps ctx.config: routes, tokens and limits are read from it per request.
-  let auth = new ClientAuth(ctx.config.clientTokens);
+  let auth = new ClientAuth(ctx.config.clientTokens, ctx.config.keyIdSecret);
   let authTokens = ctx.config.clientTokens;
   const clientAuth = () => {
     if (authTokens !== ctx.config.clientTokens) {
-      auth = new ClientAuth(ctx.config.clientTokens);
+      auth = new ClientAuth(ctx.config.clientTokens, ctx.config.keyIdSecret);
       authTokens = ctx.config.clientTokens;
     }
     return auth;
@@ -55,20 +55,28 @@ export function buildApp(options: AppOptions): express.Express {
   // Unknown route, then client token, then body size: all answered before any upstream call.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const match = routeFor(ctx.config, req.originalUrl);
-    if (!match) {
+    if (match.kind === 'no_route') {
       sendRotorError(res, defaultProvider, 'not_found', `no route for ${req.method} ${req.path}`);
       return;
     }
+    if (match.kind === 'leaves_route') {
+      // Dot segments that climb out of the route: the pool's key never goes below another path.
+      const message = `the path leaves the route ${match.prefix} through dot segments`;
+      sendRotorError(res, providers[match.pool.provider], 'bad_path', message);
+      return;
+    }
     res.locals.match = match;
-    if (!clientAuth().accepts(ClientAuth.presented(req.headers))) {
+    const client = clientAuth().identify(ClientAuth.presented(req.headers));
+    if (client === undefined) {
       ctx.metrics.authFailures.inc();
       sendRotorError(res, providers[match.pool.provider], 'unauthorized', 'missing or invalid Rotor client token');
       return;
     }
+    res.locals.client = client;
     next();
   });
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    const match = res.locals.match as NonNullable<ReturnType<typeof routeFor>>;
+    const match = res.locals.match as RouteMatch;
     let body: Buffer | undefined;
     try {
       // Read whole before the first attempt: a retry on another key sends the same bytes again.
@@ -77,11 +85,17 @@ export function buildApp(options: AppOptions): express.Express {
       next(error);
       return;
     }
-    await relay(ctx, req, res, { pool: match.pool, path: match.rest, route: match.prefix, ...(body ? { body } : {}) });
+    await relay(ctx, req, res, {
+      pool: match.pool,
+      path: match.rest,
+      route: match.prefix,
+      client: res.locals.client as string,
+      ...(body ? { body } : {}),
+    });
   });
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const match = res.locals.match as ReturnType<typeof routeFor>;
+    const match = res.locals.match as RouteMatch | undefined;
     const provider = match ? providers[match.pool.provider] : defaultProvider;
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') {

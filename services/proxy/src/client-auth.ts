@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { clientId, DEFAULT_KEY_ID_SECRET } from '@rotor/core';
 
 /**
  * Client tokens are compared in constant time: both sides are hashed first, so neither the content
@@ -7,9 +8,12 @@ import type { IncomingHttpHeaders } from 'node:http';
  */
 export class ClientAuth {
   private readonly digests: Buffer[];
+  /** `c_…` per token, in the same order: what logs, metrics and Redis call the client. */
+  private readonly ids: string[];
 
-  constructor(tokens: readonly string[]) {
+  constructor(tokens: readonly string[], idSecret: string = DEFAULT_KEY_ID_SECRET) {
     this.digests = tokens.map(digest);
+    this.ids = tokens.map((token) => clientId(token, idSecret));
   }
 
   /** The presented token: `Authorization: Bearer <t>` or `x-api-key: <t>` (what the SDKs send). */
@@ -21,12 +25,19 @@ export class ClientAuth {
   }
 
   accepts(token: string | undefined): boolean {
-    if (!token) return false;
+    return this.identify(token) !== undefined;
+  }
+
+  /** The id of the client whose token this is, or undefined when no configured token matches. */
+  identify(token: string | undefined): string | undefined {
+    if (!token) return undefined;
     const candidate = digest(token);
     // Check every configured token, no early exit, so timing does not say which one matched.
-    let ok = false;
-    for (const d of this.digests) ok = crypto.timingSafeEqual(candidate, d) || ok;
-    return ok;
+    let matched = -1;
+    for (let i = 0; i < this.digests.length; i++) {
+      if (crypto.timingSafeEqual(candidate, this.digests[i]!)) matched = i;
+    }
+    return matched < 0 ? undefined : this.ids[matched];
   }
 }
 

@@ -3,6 +3,7 @@ import { ROTOR_ERROR_STATUS, type Provider, type RotorErrorCode } from '@rotor/c
 
 /** Error types in the provider's own vocabulary, so SDKs raise the error class they would for the provider. */
 const TYPES: Partial<Record<RotorErrorCode, string>> = {
+  bad_path: 'invalid_request_error',
   unauthorized: 'authentication_error',
   forbidden: 'permission_error',
   not_found: 'not_found_error',

@@ -4,26 +4,35 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 const CLIENT_CREDENTIALS = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'cookie', 'proxy-authorization'];
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), plus those a proxy must set itself. */
-const HOP_BY_HOP = [
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect'];
+
+/**
+ * Headers that tell a server (or an intermediary before it) who the client is or which URL was
+ * "really" asked for: a client must not choose them. Every `x-forwarded-*` goes too (a prefix check).
+ */
+const ROUTING_CLAIMS = ['forwarded', 'x-real-ip', 'x-host', 'x-original-url', 'x-rewrite-url', 'x-original-host', 'x-client-ip'];
+
+/**
+ * Headers that choose whose account a key bills (OpenAI organization / project, Google's quota
+ * project): they belong to the key's owner. A pool or key sets them in config (`headers`).
+ */
+const ACCOUNT_SELECTORS = ['openai-organization', 'openai-project', 'x-goog-user-project', 'anthropic-workspace-id'];
+
+const REQUEST_DROP = new Set([...CLIENT_CREDENTIALS, ...HOP_BY_HOP, ...ROUTING_CLAIMS, ...ACCOUNT_SELECTORS]);
+/** Upstream cookies and proxy challenges are the provider's business with Rotor, not the client's. */
+const RESPONSE_DROP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
-  'te',
-  'trailer',
   'transfer-encoding',
   'upgrade',
-  'host',
-  'content-length',
-  'expect',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-real-ip',
-];
-
-const REQUEST_DROP = new Set([...CLIENT_CREDENTIALS, ...HOP_BY_HOP]);
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te']);
+  'trailer',
+  'te',
+  'set-cookie',
+  'set-cookie2',
+  'proxy-authenticate',
+  'proxy-authentication-info',
+]);
 
 /**
  * Headers named inside `Connection:` are hop-by-hop too, whatever they are called. Undefined when it
@@ -45,20 +54,25 @@ function connectionNamed(headers: IncomingHttpHeaders): Set<string> | undefined 
 function copyWithout(headers: IncomingHttpHeaders, drop: Set<string>, alsoDrop: Set<string> | undefined): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
   for (const name of Object.keys(headers)) {
-    if (drop.has(name) || alsoDrop?.has(name)) continue;
+    if (drop.has(name) || alsoDrop?.has(name) || name.startsWith('x-forwarded-')) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }
   return out;
 }
 
-/** The request headers upstream sees: the client's, cleaned, plus exactly one provider credential. */
+/**
+ * The request headers upstream sees: the client's, cleaned, plus the key's configured headers
+ * (`headers` of its pool / key, lower-case) and exactly one provider credential.
+ */
 export function upstreamRequestHeaders(
   client: IncomingHttpHeaders,
   credential: Record<string, string>,
   bodyLength: number | undefined,
+  keyHeaders?: Record<string, string>,
 ): IncomingHttpHeaders {
   const out = copyWithout(client, REQUEST_DROP, connectionNamed(client));
+  if (keyHeaders) Object.assign(out, keyHeaders);
   for (const name of Object.keys(credential)) out[name.toLowerCase()] = credential[name];
   if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
   return out;

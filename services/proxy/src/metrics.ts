@@ -112,6 +112,12 @@ export class ProxyMetrics {
     help: '1 while this replica serves from its in-memory fallback rotation because Redis is unavailable',
     registers: this.r,
   });
+  private readonly keysOutRefusals = new Counter({
+    name: 'rotor_keys_out_refused_total',
+    help: "Answers that would have taken a key out of rotation, refused because the client's requests had already taken clientLimits.keysOutPerMinute keys out",
+    labelNames: ['pool'],
+    registers: this.r,
+  });
   readonly authFailures = new Counter({
     name: 'rotor_client_auth_failures_total',
     help: 'Client requests refused for a missing or wrong token',
@@ -139,6 +145,7 @@ export class ProxyMetrics {
       this.rateLimits.inc({ pool, kind: 'rate' }, 0);
       this.rateLimits.inc({ pool, kind: 'quota' }, 0);
       this.inFlight.inc({ pool }, 0);
+      this.keysOutRefusals.inc({ pool }, 0);
     }
   }
 
@@ -168,6 +175,10 @@ export class ProxyMetrics {
 
   retry(pool: string): void {
     this.retries.inc({ pool });
+  }
+
+  keysOutRefused(pool: string): void {
+    this.keysOutRefusals.inc({ pool });
   }
 
   exhausted(pool: string): void {
@@ -210,6 +221,7 @@ export class ProxyMetrics {
     return {
       acquire: (pool, options) => this.timeRedis('acquire', () => store.acquire(pool, options)),
       report: (lease, outcome) => this.timeRedis('report', () => store.report(lease, outcome)),
+      release: (lease) => this.timeRedis('release', () => store.release(lease)),
       sync: (pool, keys) => this.timeRedis('sync', () => store.sync(pool, keys)),
       snapshot: (pool) => this.timeRedis('snapshot', () => store.snapshot(pool)),
       setState: (pool, keyId, action, reason) =>

@@ -1,4 +1,4 @@
-import type { RotorConfig } from '@rotor/core';
+import type { PoolKey, RotorConfig } from '@rotor/core';
 import type { KeySpec, KeyStore } from '@rotor/redis-store';
 
 /** What the store keeps of each configured key: its id and declared settings, never the secret. */
@@ -22,8 +22,6 @@ export async function syncPools(config: RotorConfig, store: KeyStore): Promise<R
 }
 
 /** keyId -> secret per pool, held only in this process's memory. */
-export function secretsByPool(config: RotorConfig): Map<string, Map<string, string>> {
-  return new Map(
-    Object.values(config.pools).map((pool) => [pool.name, new Map(pool.keys.map((key) => [key.id, key.secret]))]),
-  );
+export function keysByPool(config: RotorConfig): Map<string, Map<string, PoolKey>> {
+  return new Map(Object.values(config.pools).map((pool) => [pool.name, new Map(pool.keys.map((key) => [key.id, key]))]));
 }

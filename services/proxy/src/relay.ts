@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { Outcome, PoolConfig, Provider, RotorConfig } from '@rotor/core';
+import type { Outcome, PoolConfig, PoolKey, Provider, RotorConfig } from '@rotor/core';
 import { isRotorError, providers } from '@rotor/core';
 import type { AcquireResult, KeyStore, Lease } from '@rotor/redis-store';
 import type { Logger } from './logger';
@@ -32,7 +32,8 @@ export interface RelayContext {
   logger: Logger;
   metrics: ProxyMetrics;
   upstreams: Map<string, Upstream>;
-  secrets: Map<string, Map<string, string>>;
+  /** pool -> key id -> configured key (secret and headers), for this replica's config in force. */
+  keys: Map<string, Map<string, PoolKey>>;
   /** A report moved a key to suspended / disabled: the worker should probe it. */
   onKeyParked?: (pool: string, keyId: string, state: string, reason: string) => void;
 }
@@ -43,6 +44,8 @@ export interface RelayRequest {
   path: string;
   body?: Buffer;
   route: string;
+  /** The client's id (`c_…`, never its token): it bounds how many keys its requests take out. */
+  client?: string;
 }
 
 /**
@@ -73,7 +76,11 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     let acquired: AcquireResult;
     try {
       const firstAnswerGate = performance.now() - started < FIRST_ANSWER_WAIT_MS;
-      acquired = await ctx.store.acquire(pool.name, { exclude: tried, firstAnswerGate });
+      acquired = await ctx.store.acquire(pool.name, {
+        exclude: tried,
+        firstAnswerGate,
+        ...(request.client !== undefined ? { client: request.client } : {}),
+      });
     } catch (error) {
       // Redis unreachable with redis.failurePolicy fail-closed: a clear 503, nothing sent upstream.
       if (!isRotorError(error)) throw error;
@@ -97,12 +104,13 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     const { lease } = acquired;
     tried.push(lease.keyId);
     if (attempt > 1) ctx.metrics.retry(pool.name);
-    const secret = ctx.secrets.get(pool.name)?.get(lease.keyId);
-    if (secret === undefined) {
+    const key = ctx.keys.get(pool.name)?.get(lease.keyId);
+    if (key === undefined) {
       // Redis holds a key this replica's config does not (a reload in progress elsewhere): skip it.
-      report(ctx, lease, { kind: 'client_error', rateLimit: {} });
+      release(ctx, lease);
       continue;
     }
+    const { secret } = key;
 
     const sentAt = performance.now();
     const result = await ctx.upstreams.get(pool.name)!.attempt(
@@ -110,7 +118,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       res,
       {
         path: request.path,
-        headers: upstreamRequestHeaders(clientHeaders, provider.credentialHeaders(secret), request.body?.length),
+        headers: upstreamRequestHeaders(clientHeaders, provider.credentialHeaders(secret), request.body?.length, key.headers),
         ...(request.body ? { body: request.body } : {}),
         headersTimeoutMs: timeouts.headersMs,
       },
@@ -122,10 +130,22 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     ctx.metrics.upstream(pool.name, performance.now() - sentAt);
 
     if (clientGone) {
-      // The client left: release the lease without blaming the key.
-      if (result.kind === 'response') result.response.destroy();
-      report(ctx, lease, { kind: 'client_error', rateLimit: {} });
+      // The client left: nothing the provider said (if it said anything) reaches anyone. The budget
+      // its headers name is still true; without an answer nothing is recorded against the key.
+      if (result.kind === 'response') {
+        const { response } = result;
+        response.destroy();
+        const learned = provider.classify({ status: response.statusCode ?? 502, headers: response.headers, nowMs: Date.now() });
+        report(ctx, lease, { ...learned, kind: 'client_error' });
+      } else release(ctx, lease);
       return finish(499);
+    }
+
+    if (result.kind === 'not_forwarded') {
+      // Rotor itself did not send it (nothing reached the provider): the key is not to blame.
+      release(ctx, lease);
+      ctx.logger.error({ pool: pool.name, err: result.reason }, 'request not forwarded');
+      return finish(sendRotorError(res, provider, 'internal', 'Rotor could not forward the request'));
     }
 
     if (result.kind === 'failure') {
@@ -150,6 +170,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         outcome,
         attempts: tried.length,
         provider,
+        secret,
         idleMs: timeouts.idleMs,
         ...(prefix ? { prefix } : {}),
         onDone: (final) => void report(ctx, lease, final),
@@ -181,7 +202,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     const raw = Buffer.concat(chunks);
     const outcome = provider.classify({ status, headers: response.headers, body: raw.toString('utf8'), nowMs: Date.now() });
     // Some providers quote the key in an error body: none of the pool's secrets is passed on.
-    const poolSecrets = [...(ctx.secrets.get(pool.name)?.values() ?? [])];
+    const poolSecrets = [...(ctx.keys.get(pool.name)?.values() ?? [])].map((k) => k.secret);
     const body = scrubBody(raw, poolSecrets);
     ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
     const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
@@ -189,7 +210,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     if (complete && retryable && attempt < retry.maxAttempts) {
       // Awaited on this (already slow) path: the next acquire, here and on every replica, must see
       // this key cooling, and an exhaustion answer must know when it returns.
-      await report(ctx, lease, outcome);
+      await report(ctx, lease, outcome, requestLine(req, request));
       continue;
     }
     if (!complete) {
@@ -197,7 +218,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       stream(outcome, body);
       return finish(status);
     }
-    report(ctx, lease, outcome);
+    report(ctx, lease, outcome, requestLine(req, request));
     if (outcome.kind === 'invalid_key') {
       // The pool's key was refused, not the client: and providers echo part of the key in that body.
       const message = `the provider refused the key(s) of pool "${pool.name}" (${status})`;
@@ -238,13 +259,27 @@ function sendExhausted(
 
 /**
  * Reports are off the success path: the response never waits for them; failures are only logged and
- * counted. The returned promise never rejects.
+ * counted. The returned promise never rejects. `line` (for answers that can take a key out) puts the
+ * request's method and path in the log, so a key the worker's probe finds valid after all names the
+ * path that got it parked.
  */
-function report(ctx: RelayContext, lease: Lease, outcome: Outcome): Promise<void> {
+function report(ctx: RelayContext, lease: Lease, outcome: Outcome, line?: string): Promise<void> {
   return ctx.store.report(lease, outcome).then(
     (result) => {
-      if (result?.changed && (result.state === 'suspended' || result.state === 'disabled')) {
-        ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, state: result.state, reason: result.reason }, 'key taken out of rotation');
+      if (!result) return;
+      const who = { pool: lease.pool, keyId: lease.keyId, client: lease.client };
+      if (result.refused) {
+        ctx.metrics.keysOutRefused(lease.pool);
+        ctx.logger.warn(
+          { ...who, outcome: outcome.kind, status: outcome.status, request: line },
+          "key left in rotation: this client's requests already took out clientLimits.keysOutPerMinute keys",
+        );
+      }
+      if (result.changed && (result.state === 'suspended' || result.state === 'disabled')) {
+        ctx.logger.warn(
+          { ...who, state: result.state, reason: result.reason, status: outcome.status, request: line },
+          'key taken out of rotation',
+        );
         ctx.onKeyParked?.(lease.pool, lease.keyId, result.state, result.reason);
       }
     },
@@ -252,6 +287,20 @@ function report(ctx: RelayContext, lease: Lease, outcome: Outcome): Promise<void
       ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, err: errorMessage(error) }, 'outcome report failed');
     },
   );
+}
+
+/** A lease that ended with no answer: given back, nothing recorded against the key. Never rejects. */
+function release(ctx: RelayContext, lease: Lease): void {
+  ctx.store.release(lease).catch((error: unknown) => {
+    ctx.logger.warn({ pool: lease.pool, keyId: lease.keyId, err: errorMessage(error) }, 'lease release failed');
+  });
+}
+
+/** `POST /v1/chat/completions`, without the query string (it may carry anything), at most 200 chars. */
+function requestLine(req: IncomingMessage, request: RelayRequest): string {
+  const queryAt = request.path.indexOf('?');
+  const path = queryAt < 0 ? request.path : request.path.slice(0, queryAt);
+  return `${req.method} ${request.route === '/' ? '' : request.route}${path}`.slice(0, 200);
 }
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -159,6 +159,19 @@ export class ResilientKeyStore implements KeyStore {
     return learned;
   }
 
+  async release(lease: Lease): Promise<boolean> {
+    if (this.fromFallback.has(lease)) return this.options.fallback.release(lease);
+    if (this.currentMode === 'shared') {
+      try {
+        return await this.guard(this.options.shared.release(lease));
+      } catch (error) {
+        this.down('release', errorMessage(error));
+      }
+    }
+    // Redis's copy of the lease expires by its TTL.
+    return false;
+  }
+
   async sync(pool: string, keys: readonly KeySpec[]): Promise<SyncResult> {
     const local = await this.options.fallback.sync(pool, keys);
     if (this.currentMode === 'shared') {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 const REDACTED = Buffer.from('[redacted]');
+const REDACTED_TEXT = '[redacted]';
 
 /**
  * Providers echo keys in some error bodies (a wrong key, a key of the wrong project). Every answer
@@ -12,25 +13,33 @@ export function scrubBody(body: Buffer, secrets: Iterable<string>): Buffer {
   for (const secret of secrets) {
     if (secret.length === 0) continue;
     const needle = Buffer.from(secret);
-    let at = out.indexOf(needle);
-    if (at < 0) continue;
-    const parts: Buffer[] = [];
-    let from = 0;
-    while (at >= 0) {
-      parts.push(out.subarray(from, at), REDACTED);
-      from = at + needle.length;
-      at = out.indexOf(needle, from);
-    }
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
+    if (out.indexOf(needle) >= 0) out = replaceAll(out, needle);
   }
   return out;
 }
 
-/** The same for the response headers of such an answer. */
+/** `data` with every occurrence of `needle` replaced by `[redacted]`. */
+export function replaceAll(data: Buffer, needle: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = data.indexOf(needle); at >= 0; at = data.indexOf(needle, from)) {
+    parts.push(data.subarray(from, at), REDACTED);
+    from = at + needle.length;
+  }
+  parts.push(data.subarray(from));
+  return Buffer.concat(parts);
+}
+
+/**
+ * The same for response headers: every answer's (a success's too, with the key it was served with).
+ * Returns `headers` itself when no value holds a secret (the common case allocates nothing).
+ */
 export function scrubHeaders(headers: IncomingHttpHeaders, secrets: Iterable<string>): IncomingHttpHeaders {
   const list = [...secrets].filter(Boolean);
-  const clean = (value: string) => list.reduce((text, secret) => text.split(secret).join('[redacted]'), value);
+  const holds = (value: string) => list.some((secret) => value.includes(secret));
+  const dirty = Object.values(headers).some((v) => v !== undefined && (Array.isArray(v) ? v.some(holds) : holds(v)));
+  if (!dirty) return headers;
+  const clean = (value: string) => list.reduce((text, secret) => text.split(secret).join(REDACTED_TEXT), value);
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

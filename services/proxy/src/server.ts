@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { buildApp } from './app';
 import { createLogger, type Logger } from './logger';
 import { ProxyMetrics } from './metrics';
-import { secretsByPool, syncPools } from './pool-sync';
+import { keysByPool, syncPools } from './pool-sync';
 import type { RelayContext } from './relay';
 import type { StoreMode } from './resilient-store';
 import { openStore } from './store-setup';
@@ -51,7 +51,7 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     logger,
     metrics,
     upstreams: new Map(Object.values(config.pools).map((pool) => [pool.name, new Upstream(pool.baseUrl)])),
-    secrets: secretsByPool(config),
+    keys: keysByPool(config),
     ...(options.onKeyParked ? { onKeyParked: options.onKeyParked } : {}),
   };
   const app = buildApp({ relay: ctx, readiness: opened.readiness, serveMetrics: config.metricsPort === undefined });
@@ -91,7 +91,7 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
           ctx.upstreams.set(pool.name, new Upstream(pool.baseUrl));
         }
       }
-      ctx.secrets = secretsByPool(next);
+      ctx.keys = keysByPool(next);
       ctx.config = next;
       logger.info({ pools: Object.keys(next.pools).length }, 'config reloaded');
     },

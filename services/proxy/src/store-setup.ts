@@ -44,6 +44,7 @@ export async function openStore(
     leaseTtlMs: config.leaseTtlMs,
     backoff: config.backoff,
     breakerFailures: config.circuitBreaker.failures,
+    clientKeysOutPerMinute: config.clientLimits.keysOutPerMinute,
   };
   if (config.redis.url === MEMORY_URL) return openMemoryStore(config, policy, logger, metrics);
 

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Outcome, Provider } from '@rotor/core';
 import type { Lease } from '@rotor/redis-store';
 import { clientResponseHeaders } from './header-hygiene';
+import { scrubHeaders } from './scrub';
+import { StreamScrubber } from './stream-scrubber';
 
 export interface StreamOptions {
   lease: Lease;
@@ -12,6 +14,8 @@ export interface StreamOptions {
   idleMs: number;
   /** Bytes already read from the response (a large error body), sent first. */
   prefix?: Buffer;
+  /** The key the response was served with: removed from its headers and body if the provider echoes it. */
+  secret: string;
   /** Called once with the final outcome when the response is over, however it ended. */
   onDone(outcome: Outcome): void;
 }
@@ -19,6 +23,7 @@ export interface StreamOptions {
 /**
  * Commits the response: status and headers now, then the body piped with backpressure (the provider is
  * read only as fast as the client reads, so a slow client costs socket buffers, not process memory).
+ * The key the response was served with never reaches the client, in headers or body (StreamScrubber).
  *
  * Once a byte has reached the client there is no retry. If the provider then stalls (`idleMs`) or
  * breaks the connection, an event stream gets a final provider-shaped `event: error` (the OpenAI and
@@ -29,7 +34,7 @@ export interface StreamOptions {
 export function streamToClient(response: IncomingMessage, res: ServerResponse, options: StreamOptions): void {
   const { lease, outcome, provider, idleMs } = options;
   res.writeHead(response.statusCode ?? 502, {
-    ...clientResponseHeaders(response.headers),
+    ...clientResponseHeaders(scrubHeaders(response.headers, [options.secret])),
     'x-rotor-key-id': lease.keyId,
     'x-rotor-attempts': String(options.attempts),
   });
@@ -38,15 +43,22 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
   let tail = options.prefix ? options.prefix.subarray(-4) : Buffer.alloc(0);
   let cut: 'idle' | 'broken' | undefined;
   let clientLeft = false;
+  let piping = true;
+  const scrubber = new StreamScrubber(options.secret);
   // Re-armed by refresh() on every chunk: one timer per response, not one per chunk.
   const idle = setTimeout(() => {
     cut = 'idle';
     response.destroy();
   }, idleMs);
+  // A pipe of our own (not response.pipe): every chunk passes the scrubber; backpressure as pipe's.
   response.on('data', (chunk: Buffer) => {
     idle.refresh();
     tail = chunk.length >= 4 ? chunk.subarray(-4) : Buffer.concat([tail, chunk]).subarray(-4);
+    if (!piping) return;
+    const out = scrubber.push(chunk);
+    if (out.length > 0 && !res.write(out)) response.pause();
   });
+  res.on('drain', () => response.resume());
   // A connection reset mid-body surfaces as an error on the response: handled in `done`.
   response.on('error', () => {});
 
@@ -56,23 +68,27 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
     reported = true;
     clearTimeout(idle);
     let final = outcome;
+    piping = false;
     if (!response.complete && !clientLeft && !res.writableFinished) {
       cut ??= 'broken';
       final = { ...outcome, kind: cut === 'idle' ? 'timeout' : 'connection_error' };
-      response.unpipe(res);
-      if (eventStream) res.end(errorEvent(provider, cut, idleMs, tail));
-      else res.destroy();
+      if (eventStream) {
+        res.write(scrubber.end());
+        res.end(errorEvent(provider, cut, idleMs, tail));
+      } else res.destroy();
     }
     options.onDone(final);
   };
-  response.once('end', done);
+  response.once('end', () => {
+    if (piping && !clientLeft) res.end(scrubber.end());
+    done();
+  });
   response.once('close', done);
   res.once('close', () => {
     if (res.writableFinished) return;
     clientLeft = true;
     if (!response.complete) response.destroy();
   });
-  response.pipe(res);
   response.resume();
 }
 

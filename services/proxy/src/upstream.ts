@@ -4,7 +4,9 @@ import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-pr
 
 export type AttemptResult =
   | { kind: 'response'; response: IncomingMessage }
-  | { kind: 'failure'; failure: 'timeout' | 'connection_error'; code: string; refused: boolean };
+  | { kind: 'failure'; failure: 'timeout' | 'connection_error'; code: string; refused: boolean }
+  /** http-proxy-middleware passed the request on instead of sending it: nothing left Rotor. */
+  | { kind: 'not_forwarded'; reason: string };
 
 export interface AttemptRequest {
   /** Path and query to append to the pool's base URL. */
@@ -107,8 +109,9 @@ export class Upstream {
       req.url = request.path;
       req.headers = request.headers;
       void this.middleware(req, res, (error?: unknown) => {
-        const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'EPROXY';
-        settle({ kind: 'failure', failure: 'connection_error', code, refused: true });
+        // Not the provider's answer and not the key's fault: the caller releases the lease.
+        const reason = error instanceof Error ? error.message : 'passed on by the proxy middleware';
+        settle({ kind: 'not_forwarded', reason });
       });
     });
   }

@@ -6,6 +6,7 @@ export type ProbeTiming = WorkerConfig['probe'];
 export function firstProbeDelay(reason: string, probe: ProbeTiming): number {
   if (reason === 'quota') return probe.quotaAfterMs;
   if (reason === 'invalid_key') return probe.invalidAfterMs;
+  if (reason === 'suspect_invalid') return probe.suspectAfterMs;
   return probe.suspendedAfterMs;
 }
 
@@ -16,7 +17,9 @@ export function firstProbeDelay(reason: string, probe: ProbeTiming): number {
 export function probeDelay(reason: string, attempt: number, probe: ProbeTiming): number {
   const first = firstProbeDelay(reason, probe);
   const cap = Math.max(first, probe.maxBackoffMs);
-  return Math.min(first * 2 ** Math.min(attempt, 40), cap);
+  // A suspect re-checked at once (0 ms) that could not be checked (provider down) backs off too.
+  const base = first > 0 ? first : probe.suspendedAfterMs;
+  return attempt === 0 ? first : Math.min(base * 2 ** Math.min(attempt, 40), cap);
 }
 
 /** A key the worker probes: out of rotation by an upstream answer, never by an operator. */

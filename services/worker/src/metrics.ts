@@ -32,7 +32,7 @@ export class WorkerMetrics {
   });
   readonly poolKeysOut = new Gauge({
     name: 'rotor_pool_keys_out',
-    help: 'Keys out of rotation per pool by state and reason (rate_limited, budget, quota, circuit_open, backoff_ceiling, invalid_key, operator)',
+    help: 'Keys out of rotation per pool by state and reason (rate_limited, budget, quota, circuit_open, backoff_ceiling, suspect_invalid, invalid_key, operator)',
     labelNames: ['pool', 'state', 'reason'],
     registers: this.r,
   });

@@ -23,9 +23,10 @@ export type ProbeVerdict =
 /**
  * Probes one key: read its current state (it may have changed since the job was scheduled), send the
  * probe that fits why it is out, and act through the store's script (never a raw write):
- * 2xx → reinstate; 401/403 → invalidate (disabled); 429 quota → stays suspended as `quota`;
+ * 2xx → reinstate; a bad credential → invalidate (disabled); 429 quota → stays suspended as `quota`;
  * 429 rate, 5xx, timeout, connection error, other 4xx → stays out. Whatever keeps the key out
- * schedules the next probe (the caller doubles the delay).
+ * schedules the next probe (the caller doubles the delay). A key suspected invalid on one answer
+ * (`suspect_invalid`) is thereby confirmed (disabled) or refuted (back in rotation).
  */
 export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<ProbeVerdict> {
   const { pool: poolName, keyId } = data;
@@ -55,9 +56,13 @@ export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<P
   };
 
   try {
-    if (outcome.kind === 'success') {
+    // A listing refused for lack of scope still proves the credential: the provider knew the key.
+    const credentialAccepted = kind === 'models' && outcome.kind === 'permission_denied';
+    if (outcome.kind === 'success' || credentialAccepted) {
       await ctx.store.setState(poolName, keyId, 'reinstate');
-      ctx.logger.info(log, 'probe passed: key back in rotation');
+      if (status.reason === 'suspect_invalid') {
+        ctx.logger.warn(log, "probe refuted the suspicion: the key is valid, back in rotation; the 401/403 came from the request (the proxy's 'key taken out of rotation' line names its path)");
+      } else ctx.logger.info(log, 'probe passed: key back in rotation');
       return { done: true, why: 'reinstated' };
     }
     let reason = status.reason;
@@ -65,7 +70,7 @@ export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<P
       await ctx.store.setState(poolName, keyId, 'invalidate', 'invalid_key');
       reason = 'invalid_key';
       if (status.reason !== 'invalid_key')
-        ctx.logger.warn(log, 'probe: key refused by the provider, disabled');
+        ctx.logger.warn(log, 'probe confirmed: the provider refuses the key, disabled');
     } else if (outcome.kind === 'quota_exhausted' && status.state === 'suspended') {
       await ctx.store.setState(poolName, keyId, 'suspend', 'quota');
       reason = 'quota';

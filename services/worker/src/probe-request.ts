@@ -14,10 +14,11 @@ export interface ProbeRequest {
 /**
  * What proves a key fit again depends on why it left. A models listing is free and proves the key valid,
  * but it succeeds for a key without credit or under a rate limit too, so it only answers for invalid
- * keys; everything else gets the smallest billed request (1 output token on the pool's probeModel).
+ * keys (confirmed, or suspected on one answer); everything else gets the smallest billed request (1
+ * output token on the pool's probeModel).
  */
 export function probeKindFor(reason: string): ProbeKind {
-  return reason === 'invalid_key' ? 'models' : 'request';
+  return reason === 'invalid_key' || reason === 'suspect_invalid' ? 'models' : 'request';
 }
 
 export function buildProbeRequest(pool: PoolConfig, secret: string, kind: ProbeKind): ProbeRequest {

@@ -12,6 +12,7 @@ const timing = {
   suspendedAfterMs: 30_000,
   quotaAfterMs: 3_600_000,
   invalidAfterMs: 86_400_000,
+  suspectAfterMs: 0,
   maxBackoffMs: 3_600_000,
   timeoutMs: 10_000,
 };
@@ -20,6 +21,7 @@ describe('probe delays', () => {
   it('start from the reason the key left rotation', () => {
     expect(firstProbeDelay('quota', timing)).toBe(3_600_000);
     expect(firstProbeDelay('invalid_key', timing)).toBe(86_400_000);
+    expect(firstProbeDelay('suspect_invalid', timing)).toBe(0);
     expect(firstProbeDelay('circuit_open', timing)).toBe(30_000);
     expect(firstProbeDelay('backoff_ceiling', timing)).toBe(30_000);
   });
@@ -30,6 +32,10 @@ describe('probe delays', () => {
     ]);
     expect(probeDelay('quota', 5, timing)).toBe(3_600_000);
     expect(probeDelay('invalid_key', 3, timing)).toBe(86_400_000);
+  });
+
+  it('check a suspect at once, then back off from the suspended delay if it could not be checked', () => {
+    expect([0, 1, 2].map((n) => probeDelay('suspect_invalid', n, timing))).toEqual([0, 30_000, 60_000]);
   });
 
   it('probe keys out by an upstream answer, never those an operator disabled', () => {

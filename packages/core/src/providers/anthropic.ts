@@ -54,7 +54,8 @@ export function parseAnthropicRateLimit(headers: HeaderMap, nowMs: number): Rate
 }
 
 // 400 "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing ..."
-const NO_CREDIT = /credit balance is too low/i;
+// Anchored: a 400 may quote the client's own input, which must not be able to suspend a key.
+const NO_CREDIT = /^your credit balance is too low/i;
 // 429 "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC."
 const SPEND_LIMIT = /reached your specified (?:API|workspace API) usage limits/i;
 
@@ -69,6 +70,9 @@ function readAnthropicError(status: number, body: string | undefined): ErrorRead
   const errorCode = safeErrorCode(type);
   const reading: ErrorReading = errorCode ? { errorCode } : {};
   if (status === 429 && SPEND_LIMIT.test(message)) reading.kind = 'quota_exhausted';
+  // The error type says it: `authentication_error` is the key, `permission_error` is what it may do.
+  if (type === 'authentication_error') reading.kind = 'invalid_key';
+  else if (type === 'permission_error' || (status === 403 && type !== undefined)) reading.kind = 'permission_denied';
   return reading;
 }
 

@@ -4,14 +4,18 @@ import type { ClassifyInput } from './provider';
 /** The status-only reading every provider starts from; provider modules refine it from the error body. */
 export function kindFromStatus(status: number): OutcomeKind {
   if (status < 400) return 'success'; // 3xx is returned to the client (without Location), never followed
-  if (status === 401 || status === 403) return 'invalid_key';
+  // 401 says "who are you?", 403 "I know you, and no": only the first is about the credential. Each
+  // provider refines both from its error body (scopes, permissions, a revoked key behind a 403).
+  if (status === 401) return 'invalid_key';
+  if (status === 403) return 'permission_denied';
   if (status === 429) return 'rate_limited';
   if (status >= 500) return 'server_error';
   return 'client_error';
 }
 
 export interface ErrorReading {
-  /** Overrides the status-only kind when the body says more (quota vs rate, invalid key behind a 400). */
+  /** Overrides the status-only kind when the body says more (quota vs rate, invalid key behind a 400,
+   * missing scopes behind a 401). */
   kind?: OutcomeKind;
   errorCode?: string;
   /** A delay the body states (Gemini's RetryInfo), used only when no header gave one. */

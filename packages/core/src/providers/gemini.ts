@@ -45,8 +45,10 @@ function readDetails(json: unknown, body: string): GeminiDetails {
 }
 
 // 400 INVALID_ARGUMENT "API key not valid. Please pass a valid API key." / "API key expired. Please renew ..."
-const INVALID_KEY_TEXT = /API key (?:not valid|expired)/i;
-const INVALID_KEY_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_EXPIRED']);
+// Anchored: a 400 may quote the client's own input, which must not be able to take a key out.
+const INVALID_KEY_TEXT = /^API key (?:not valid|expired)/i;
+// 403 "Permission denied: Consumer 'api_key:...' has been suspended." is the key, not the request.
+const INVALID_KEY_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_EXPIRED', 'CONSUMER_SUSPENDED']);
 // Paid tier with prepaid billing: "Your prepayment credits are depleted."
 const NO_CREDIT_TEXT = /credits are depleted|prepayment credits/i;
 
@@ -61,7 +63,7 @@ function readGeminiError(status: number, body: string | undefined): ErrorReading
   if (retryAfterMs !== undefined) reading.retryAfterMs = retryAfterMs;
 
   // Gemini answers a bad key with 400, not 401.
-  if ((details.reason && INVALID_KEY_REASONS.has(details.reason)) || INVALID_KEY_TEXT.test(message)) {
+  if ((details.reason && INVALID_KEY_REASONS.has(details.reason)) || INVALID_KEY_TEXT.test(message.trim())) {
     reading.kind = 'invalid_key';
   } else if (status === 429) {
     // The message is the same ("You exceeded your current quota") for per-minute and per-day limits;

@@ -30,6 +30,29 @@ const QUOTA_CODES = new Set(['insufficient_quota', 'billing_hard_limit_reached',
 const QUOTA_IN_TEXT =
   /"(?:code|type)"\s*:\s*"(insufficient_quota|billing_hard_limit_reached|billing_not_active)"/;
 
+/**
+ * A 401/403 that is about what the key may do, not about the key: OpenAI answers a restricted key or
+ * a project without access with 401 "You have insufficient permissions for this operation. Missing
+ * scopes: ..." (`missing_scope`), a model the project may not use with 403/404, an unsupported region
+ * with 403 `unsupported_country_region_territory`.
+ */
+const PERMISSION_CODES = new Set(['missing_scope', 'unsupported_country_region_territory', 'model_not_found']);
+const PERMISSION_TEXT =
+  /insufficient permissions|missing scopes?|does not have access|do not have access|not have permission|not allowed to|region/i;
+/** What OpenAI and compatible hosts (Groq, Mistral, DeepSeek, Azure) say of a wrong or revoked key. */
+const CREDENTIAL_CODES = new Set(['invalid_api_key', 'account_deactivated', 'invalid_authentication']);
+const CREDENTIAL_TEXT =
+  /^(?:incorrect api key|invalid api key|invalid authentication|the api key (?:you provided )?(?:is invalid|has been)|your api key has been|access denied due to invalid subscription key|authentication fails)/i;
+
+/** 401 → bad credential unless the body speaks of permissions; 403 → permission unless it speaks of the key. */
+function credentialKind(status: number, code: string | undefined, message: string): 'invalid_key' | 'permission_denied' {
+  if (code && CREDENTIAL_CODES.has(code)) return 'invalid_key';
+  if (code && PERMISSION_CODES.has(code)) return 'permission_denied';
+  if (CREDENTIAL_TEXT.test(message)) return 'invalid_key';
+  if (PERMISSION_TEXT.test(message)) return 'permission_denied';
+  return status === 401 ? 'invalid_key' : 'permission_denied';
+}
+
 export function readOpenAiError(status: number, body: string | undefined): ErrorReading {
   const json = parseJson(body);
   const code = stringField(json, 'error', 'code');
@@ -40,6 +63,11 @@ export function readOpenAiError(status: number, body: string | undefined): Error
   const reading: ErrorReading = errorCode ? { errorCode } : {};
   // 402 Payment Required: what compatible hosts (DeepSeek "Insufficient Balance", ...) send for no credit.
   if ((status === 429 && quotaCode) || status === 402) reading.kind = 'quota_exhausted';
+  if (status === 401 || status === 403) {
+    // `{"error":{"message":...}}`, or a bare `{"error":"..."}` / `{"message":...}` from compatible hosts.
+    const message = stringField(json, 'error', 'message') ?? stringField(json, 'error') ?? stringField(json, 'message') ?? '';
+    reading.kind = credentialKind(status, code, message.trim());
+  }
   return reading;
 }
 

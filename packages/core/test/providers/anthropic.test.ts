@@ -97,6 +97,15 @@ describe('anthropic.classify', () => {
       { kind: 'invalid_key', status: 401, errorCode: 'authentication_error', rateLimit: {} },
     ],
     [
+      '400 that quotes the client\'s words about credit is the client\'s error, not a quota',
+      {
+        status: 400,
+        body: error('invalid_request_error', 'messages.0.content: "your credit balance is too low" is not a valid block'),
+        nowMs: NOW,
+      },
+      { kind: 'client_error', status: 400, errorCode: 'invalid_request_error', rateLimit: {} },
+    ],
+    [
       '403 permission',
       {
         status: 403,
@@ -106,7 +115,7 @@ describe('anthropic.classify', () => {
         ),
         nowMs: NOW,
       },
-      { kind: 'invalid_key', status: 403, errorCode: 'permission_error', rateLimit: {} },
+      { kind: 'permission_denied', status: 403, errorCode: 'permission_error', rateLimit: {} },
     ],
     [
       '413 request too large',

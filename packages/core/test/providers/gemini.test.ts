@@ -149,7 +149,32 @@ describe('gemini.classify', () => {
         body: simple(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers."),
         nowMs: NOW,
       },
-      { kind: 'invalid_key', status: 403, errorCode: 'PERMISSION_DENIED', rateLimit: {} },
+      { kind: 'permission_denied', status: 403, errorCode: 'PERMISSION_DENIED', rateLimit: {} },
+    ],
+    [
+      '403 suspended consumer: the key',
+      {
+        status: 403,
+        body: JSON.stringify({
+          error: {
+            code: 403,
+            message: "Permission denied: Consumer 'api_key:x' has been suspended.",
+            status: 'PERMISSION_DENIED',
+            details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'CONSUMER_SUSPENDED' }],
+          },
+        }),
+        nowMs: NOW,
+      },
+      { kind: 'invalid_key', status: 403, errorCode: 'CONSUMER_SUSPENDED', rateLimit: {} },
+    ],
+    [
+      '400 quoting "API key not valid" from the client\'s input is the client\'s error',
+      {
+        status: 400,
+        body: simple(400, 'INVALID_ARGUMENT', 'Invalid value at contents[0]: "API key not valid"'),
+        nowMs: NOW,
+      },
+      { kind: 'client_error', status: 400, errorCode: 'INVALID_ARGUMENT', rateLimit: {} },
     ],
     [
       '503 unavailable',

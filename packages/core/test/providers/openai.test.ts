@@ -119,7 +119,50 @@ describe('openai.classify', () => {
         }),
         nowMs: NOW,
       },
-      { kind: 'invalid_key', status: 403, errorCode: 'unsupported_country_region_territory', rateLimit: {} },
+      { kind: 'permission_denied', status: 403, errorCode: 'unsupported_country_region_territory', rateLimit: {} },
+    ],
+    [
+      '401 missing scopes (a restricted key, an admin endpoint): the key is fine',
+      {
+        status: 401,
+        body: body({
+          message:
+            'You have insufficient permissions for this operation. Missing scopes: api.management.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you\'re using a restricted API key, that it has the necessary scopes.',
+          type: 'invalid_request_error',
+          param: null,
+          code: null,
+        }),
+        nowMs: NOW,
+      },
+      { kind: 'permission_denied', status: 401, errorCode: 'invalid_request_error', rateLimit: {} },
+    ],
+    [
+      '401 with a bare error string that speaks of permissions (compatible hosts)',
+      { status: 401, body: JSON.stringify({ error: 'You have insufficient permissions for this operation.' }), nowMs: NOW },
+      { kind: 'permission_denied', status: 401, rateLimit: {} },
+    ],
+    [
+      '401 with a body nobody documented: the credential was not accepted',
+      { status: 401, body: '<html>Unauthorized</html>', nowMs: NOW },
+      { kind: 'invalid_key', status: 401, rateLimit: {} },
+    ],
+    [
+      '403 that names a deactivated account: the key',
+      {
+        status: 403,
+        body: body({ message: 'Your API key has been deactivated.', type: 'invalid_request_error', code: 'account_deactivated' }),
+        nowMs: NOW,
+      },
+      { kind: 'invalid_key', status: 403, errorCode: 'account_deactivated', rateLimit: {} },
+    ],
+    [
+      '403 project without access to the model',
+      {
+        status: 403,
+        body: body({ message: 'Project `proj_x` does not have access to model `o3`', type: 'invalid_request_error', code: 'model_not_found' }),
+        nowMs: NOW,
+      },
+      { kind: 'permission_denied', status: 403, errorCode: 'model_not_found', rateLimit: {} },
     ],
     [
       '402 from a compatible host (DeepSeek)',

@@ -33,3 +33,14 @@ local function toParked(ringKey, coolingKey, parkedKey, statesKey, keyHashKey, i
   rcall('HSET', statesKey, id, state)
   rcall('HSET', keyHashKey, 'state', state, 'reason', reason, 'until', 0, 'parked_at', now)
 end
+
+-- A request's answer may take a key out of rotation only while its client has taken fewer than
+-- `limit` keys out in the last `windowMs` (0: no limit): logs the take-out when it is allowed.
+local function clientMayTakeOut(clientOutKey, limit, windowMs, id, now)
+  if limit <= 0 then return true end
+  rcall('ZREMRANGEBYSCORE', clientOutKey, '-inf', now - windowMs)
+  if rcall('ZCARD', clientOutKey) >= limit then return false end
+  rcall('ZADD', clientOutKey, now, id .. '|' .. now)
+  rcall('PEXPIRE', clientOutKey, windowMs)
+  return true
+end

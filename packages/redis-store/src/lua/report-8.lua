@@ -5,11 +5,12 @@
   Input:
     KEYS[1] ring      KEYS[2] cooling    KEYS[3] parked    KEYS[4] states
     KEYS[5] leases    KEYS[6] meta       KEYS[7] the key's detail HASH ("<keyPrefix><keyId>")
+    KEYS[8] the client's keys-out log ZSET (see ARGV[20]; any name in the pool's slot when unused)
 
     ARGV[1]  keyId
     ARGV[2]  lease token given to acquire ('' when there was no lease)
-    ARGV[3]  outcome kind: success | rate_limited | quota_exhausted | invalid_key | server_error |
-             timeout | connection_error | client_error
+    ARGV[3]  outcome kind: success | rate_limited | quota_exhausted | invalid_key | permission_denied |
+             server_error | timeout | connection_error | client_error
     ARGV[4]  HTTP status ('' when no response)
     ARGV[5]  retry-after ms ('' when absent)
     ARGV[6]  limit requests      ARGV[7]  remaining requests   ARGV[8]  ms until requests reset
@@ -20,10 +21,15 @@
     ARGV[17] consecutive failures that open the circuit breaker (suspend)
     ARGV[18] provider error code ('' when none; never key material)
     ARGV[19] the lease's hand-out number (seq) from acquire ('' when unknown)
+    ARGV[20] keys the request's client may take out of rotation per minute ('' or 0: no limit);
+             KEYS[8] logs the ones it took, so one client token cannot empty a pool
 
   Output:
-    { state, untilMs, changed, reason }   state after the report; untilMs for cooling (else 0);
-                                          changed = 1 when this report moved the key to another state
+    { state, untilMs, changed, reason, refused }
+                                          state after the report; untilMs for cooling (else 0);
+                                          changed = 1 when this report moved the key to another state;
+                                          refused = 1 when it would have parked the key but the
+                                          client's keys-out limit was spent (the key stays where it was)
     { -1 }                                unknown key (removed from config meanwhile); nothing written
 ]]
 local rcall = redis.call
@@ -31,9 +37,11 @@ local rcall = redis.call
 --- @include "transitions"
 --- @include "leases"
 
-local ringKey, coolingKey, parkedKey, statesKey, leasesKey, metaKey, detailKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local ringKey, coolingKey, parkedKey, statesKey, leasesKey, metaKey, detailKey, clientOutKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
+local clientKeysOutLimit = tonumber(ARGV[20]) or 0
+local CLIENT_WINDOW_MS = 60000
 local keyPrefix = string.sub(detailKey, 1, #detailKey - #id)
 
 local now = nowMs()
@@ -79,7 +87,12 @@ if limTok then rcall('HSET', detailKey, 'lim_tok', limTok) end
 local function cool(untilMs, reason)
   return toCooling(ringKey, coolingKey, statesKey, detailKey, id, untilMs, reason)
 end
+local refused = 0
 local function park(newState, reason)
+  if not clientMayTakeOut(clientOutKey, clientKeysOutLimit, CLIENT_WINDOW_MS, id, now) then
+    refused = 1
+    return
+  end
   toParked(ringKey, coolingKey, parkedKey, statesKey, detailKey, id, newState, reason, now)
   state = newState
 end
@@ -139,10 +152,9 @@ elseif kind == 'quota_exhausted' then
   if inRotation then park('suspended', 'quota') end
 elseif kind == 'invalid_key' then
   rcall('HINCRBY', detailKey, 'invalid', 1)
-  -- An operator's disable stays the operator's: only the operator enables it again.
-  if not (state == 'disabled' and rcall('HGET', detailKey, 'reason') == 'operator') then
-    park('disabled', 'invalid_key')
-  end
+  -- One answer is not proof (a proxy in between, a path the key may not use): the key is parked as
+  -- a suspect and the worker's free probe decides at once (confirmed: disabled; refuted: back).
+  if inRotation then park('suspended', 'suspect_invalid') end
 elseif kind == 'server_error' or kind == 'timeout' or kind == 'connection_error' then
   rcall('HINCRBY', detailKey, 'errors', 1)
   local fails = rcall('HINCRBY', detailKey, 'fails', 1)
@@ -154,4 +166,4 @@ if state == 'cooling' and untilMs == 0 then
 end
 local changed = 0
 if state ~= before then changed = 1 end
-return { state, untilMs, changed, rcall('HGET', detailKey, 'reason') or '' }
+return { state, untilMs, changed, rcall('HGET', detailKey, 'reason') or '', refused }

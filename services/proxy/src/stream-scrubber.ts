@@ -1,0 +1,45 @@
+import { replaceAll } from './scrub';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Replaces one secret in a byte stream that arrives in chunks, across chunk boundaries, at bounded
+ * cost: each chunk is searched once (Buffer.indexOf) and only a tail that could be the start of the
+ * secret is held back until the next chunk, so an SSE event that ends a chunk is never delayed
+ * (its "\n\n" cannot start a key). Used for the key a response was served with: a provider can only
+ * echo the key it was sent.
+ */
+export class StreamScrubber {
+  private held: Buffer = EMPTY;
+  private readonly needle: Buffer;
+
+  constructor(secret: string) {
+    this.needle = Buffer.from(secret);
+  }
+
+  /** The bytes of `chunk` (after what was held) that can go out now. */
+  push(chunk: Buffer): Buffer {
+    let data = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk;
+    if (data.indexOf(this.needle) >= 0) data = replaceAll(data, this.needle);
+    const keep = partialTail(data, this.needle);
+    this.held = keep > 0 ? Buffer.from(data.subarray(data.length - keep)) : EMPTY;
+    return keep > 0 ? data.subarray(0, data.length - keep) : data;
+  }
+
+  /** What is still held at the end of the stream (shorter than the secret, so never the secret). */
+  end(): Buffer {
+    const rest = this.held;
+    this.held = EMPTY;
+    return rest;
+  }
+}
+
+/** The length of the longest end of `data` that is a proper start of `needle` (0 when none). */
+function partialTail(data: Buffer, needle: Buffer): number {
+  const first = needle[0]!;
+  const from = Math.max(0, data.length - needle.length + 1);
+  for (let at = data.indexOf(first, from); at >= 0; at = data.indexOf(first, at + 1)) {
+    if (data.compare(needle, 0, data.length - at, at) === 0) return data.length - at;
+  }
+  return 0;
+}
