@@ -1,29 +1,37 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-const REDACTED = Buffer.from('[redacted]');
-const REDACTED_TEXT = '[redacted]';
+const REDACTED = '[redacted]';
+
+/**
+ * What a secret is replaced with: `[redacted]` padded with `*` to the secret's own length, so a body
+ * keeps its byte length and the provider's Content-Length stays true.
+ */
+export function redaction(secret: string): string {
+  const length = Buffer.byteLength(secret);
+  return length >= REDACTED.length ? REDACTED + '*'.repeat(length - REDACTED.length) : '*'.repeat(length);
+}
 
 /**
  * Providers echo keys in some error bodies (a wrong key, a key of the wrong project). Every answer
  * Rotor buffers before passing it on (error bodies, up to 64 KB) has every secret of the pool replaced,
- * byte for byte outside the secrets, so non-UTF-8 bodies pass unharmed.
+ * byte for byte outside the secrets, so non-UTF-8 bodies pass unharmed, and at the same length.
  */
 export function scrubBody(body: Buffer, secrets: Iterable<string>): Buffer {
   let out = body;
   for (const secret of secrets) {
     if (secret.length === 0) continue;
     const needle = Buffer.from(secret);
-    if (out.indexOf(needle) >= 0) out = replaceAll(out, needle);
+    if (out.indexOf(needle) >= 0) out = replaceAll(out, needle, Buffer.from(redaction(secret)));
   }
   return out;
 }
 
-/** `data` with every occurrence of `needle` replaced by `[redacted]`. */
-export function replaceAll(data: Buffer, needle: Buffer): Buffer {
+/** `data` with every occurrence of `needle` replaced by `replacement`. */
+export function replaceAll(data: Buffer, needle: Buffer, replacement: Buffer): Buffer {
   const parts: Buffer[] = [];
   let from = 0;
   for (let at = data.indexOf(needle); at >= 0; at = data.indexOf(needle, from)) {
-    parts.push(data.subarray(from, at), REDACTED);
+    parts.push(data.subarray(from, at), replacement);
     from = at + needle.length;
   }
   parts.push(data.subarray(from));
@@ -39,7 +47,7 @@ export function scrubHeaders(headers: IncomingHttpHeaders, secrets: Iterable<str
   const holds = (value: string) => list.some((secret) => value.includes(secret));
   const dirty = Object.values(headers).some((v) => v !== undefined && (Array.isArray(v) ? v.some(holds) : holds(v)));
   if (!dirty) return headers;
-  const clean = (value: string) => list.reduce((text, secret) => text.split(secret).join(REDACTED_TEXT), value);
+  const clean = (value: string) => list.reduce((text, secret) => text.split(secret).join(redaction(secret)), value);
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

@@ -1,4 +1,4 @@
-import { replaceAll } from './scrub';
+import { redaction, replaceAll } from './scrub';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -7,20 +7,22 @@ const EMPTY = Buffer.alloc(0);
  * cost: each chunk is searched once (Buffer.indexOf) and only a tail that could be the start of the
  * secret is held back until the next chunk, so an SSE event that ends a chunk is never delayed
  * (its "\n\n" cannot start a key). Used for the key a response was served with: a provider can only
- * echo the key it was sent.
+ * echo the key it was sent. The replacement has the secret's length (see `redaction`).
  */
 export class StreamScrubber {
   private held: Buffer = EMPTY;
   private readonly needle: Buffer;
+  private readonly replacement: Buffer;
 
   constructor(secret: string) {
     this.needle = Buffer.from(secret);
+    this.replacement = Buffer.from(redaction(secret));
   }
 
   /** The bytes of `chunk` (after what was held) that can go out now. */
   push(chunk: Buffer): Buffer {
     let data = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk;
-    if (data.indexOf(this.needle) >= 0) data = replaceAll(data, this.needle);
+    if (data.indexOf(this.needle) >= 0) data = replaceAll(data, this.needle, this.replacement);
     const keep = partialTail(data, this.needle);
     this.held = keep > 0 ? Buffer.from(data.subarray(data.length - keep)) : EMPTY;
     return keep > 0 ? data.subarray(0, data.length - keep) : data;

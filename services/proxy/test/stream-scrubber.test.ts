@@ -1,3 +1,4 @@
+import { redaction } from '../src/scrub';
 import { StreamScrubber } from '../src/stream-scrubber';
 
 const SECRET = 'sk-test-ECHOED-0123456789';
@@ -17,7 +18,7 @@ function run(text: string, cuts: number[]): { out: string; pieces: string[] } {
 
 describe('StreamScrubber', () => {
   const text = `data: {"key":"${SECRET}","again":"${SECRET}"}\n\ndata: [DONE]\n\n`;
-  const expected = text.split(SECRET).join('[redacted]');
+  const expected = text.split(SECRET).join(redaction(SECRET));
 
   it('removes the secret wherever the chunks are cut, every cut tried', () => {
     for (let a = 0; a <= text.length; a++) {
@@ -43,6 +44,13 @@ describe('StreamScrubber', () => {
     expect(scrubber.push(Buffer.from('a time')).toString()).toBe('sk-tea time');
     expect(scrubber.push(Buffer.from(' sk-test')).toString()).toBe(' ');
     expect(scrubber.end().toString()).toBe('sk-test');
+  });
+
+  it('keeps the length of what it replaces, so a Content-Length stays true', () => {
+    expect(redaction(SECRET)).toMatch(/^\[redacted\]\*+$/);
+    expect(redaction(SECRET)).toHaveLength(SECRET.length);
+    expect(redaction('short')).toBe('*****');
+    expect(run(text, [5]).out).toHaveLength(text.length);
   });
 
   it('passes bytes that are not UTF-8 unchanged', () => {

@@ -17,9 +17,11 @@ export function firstProbeDelay(reason: string, probe: ProbeTiming): number {
 export function probeDelay(reason: string, attempt: number, probe: ProbeTiming): number {
   const first = firstProbeDelay(reason, probe);
   const cap = Math.max(first, probe.maxBackoffMs);
-  // A suspect re-checked at once (0 ms) that could not be checked (provider down) backs off too.
-  const base = first > 0 ? first : probe.suspendedAfterMs;
-  return attempt === 0 ? first : Math.min(base * 2 ** Math.min(attempt, 40), cap);
+  if (first > 0) return Math.min(first * 2 ** Math.min(attempt, 40), cap);
+  // A suspect is re-checked at once; if that could not settle it (provider down), it backs off
+  // like any suspended key.
+  if (attempt === 0) return 0;
+  return Math.min(probe.suspendedAfterMs * 2 ** Math.min(attempt - 1, 40), cap);
 }
 
 /** A key the worker probes: out of rotation by an upstream answer, never by an operator. */

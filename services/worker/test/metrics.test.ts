@@ -43,6 +43,7 @@ describe('GET /metrics', () => {
     await reportOn(s.store, s.config, quota, 'quota');
     for (let i = 0; i < 5; i++) await reportOn(s.store, s.config, breaker, 'server'); // circuit breaker
     await reportOn(s.store, s.config, invalid, 'invalid');
+    await s.store.setState('openai', invalid, 'invalidate', 'invalid_key'); // the probe confirmed it
     await s.store.setState('openai', byHand, 'disable');
 
     worker = await startWorker(s.config, { logger: silent, metricsPort: 0 });

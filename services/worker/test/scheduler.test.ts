@@ -119,6 +119,8 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
     const [quota, invalid, byHand, already] = s.secrets.map((secret) => idOf(s.config, secret));
     await reportOn(s.store, s.config, quota!, 'quota');
     await reportOn(s.store, s.config, invalid!, 'invalid');
+    // One 401 makes a suspect; the worker's probe confirmed it (as runProbe does).
+    await s.store.setState('openai', invalid!, 'invalidate', 'invalid_key');
     await reportOn(s.store, s.config, byHand!, 'invalid');
     await s.store.setState('openai', byHand!, 'disable');
     await reportOn(s.store, s.config, already!, 'quota');

@@ -17,6 +17,8 @@ export interface PoolSpec {
   maxWaitMs?: number;
   /** Another upstream than the simulated provider (a test's own server); its keys are still generated. */
   baseUrl?: string;
+  /** The pool's `headers` (sent upstream with every key of the pool). */
+  headers?: Record<string, string>;
 }
 
 export interface TopologyOptions {
@@ -115,6 +117,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
           keys: secrets[name],
           ...(spec.limits ? { limits: spec.limits } : {}),
           ...(spec.maxWaitMs ? { maxWaitMs: spec.maxWaitMs } : {}),
+          ...(spec.headers ? { headers: spec.headers } : {}),
         },
       ]),
     ),

@@ -58,6 +58,7 @@ export const anthropicApi: Dialect = {
   route(method, path) {
     if (method === 'GET' && path === '/v1/models') return 'models';
     if (method === 'POST' && path === '/v1/messages') return 'generate';
+    if (path.startsWith('/v1/organizations/')) return 'admin';
     return 'unknown';
   },
 
@@ -100,6 +101,8 @@ export const anthropicApi: Dialect = {
   // The real API does not echo any part of the key here.
   invalidKey: () => error(401, 'authentication_error', 'invalid x-api-key'),
   notFound: () => error(404, 'not_found_error', 'Not found'),
+  adminOnly: () => error(403, 'permission_error', 'This endpoint requires an Admin API key.'),
+  forbiddenModel: () => error(403, 'permission_error', 'Your API key does not have permission to use the specified resource.'),
   badRequest: (text) => error(400, 'invalid_request_error', text),
 
   rateLimited(info: RateLimitInfo) {

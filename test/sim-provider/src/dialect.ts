@@ -13,7 +13,8 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export type Route = 'models' | 'generate' | 'unknown';
+/** `admin`: organization-management endpoints an ordinary key may not use. */
+export type Route = 'models' | 'generate' | 'admin' | 'unknown';
 
 /** One server-sent event: `event:` line (Anthropic) and its `data:` payload. */
 export interface SseEvent {
@@ -62,6 +63,10 @@ export interface Dialect {
   missingKey(): Reply;
   invalidKey(secret: string): Reply;
   notFound(method: string, path: string): Reply;
+  /** An admin endpoint asked with an ordinary key: the key is valid, it lacks the permission. */
+  adminOnly(): Reply;
+  /** A model this key's project may not use (SimOptions.forbiddenModels): 403, the key is fine. */
+  forbiddenModel(model: string): Reply;
   badRequest(message: string): Reply;
   rateLimited(info: RateLimitInfo): Reply;
   quota(): Reply;

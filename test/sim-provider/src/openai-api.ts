@@ -40,6 +40,7 @@ export const openaiApi: Dialect = {
   route(method, path) {
     if (method === 'GET' && path === '/v1/models') return 'models';
     if (method === 'POST' && path === '/v1/chat/completions') return 'generate';
+    if (path.startsWith('/v1/organization/')) return 'admin';
     return 'unknown';
   },
 
@@ -88,6 +89,17 @@ export const openaiApi: Dialect = {
     ),
 
   notFound: (method, path) => error(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null),
+
+  // What OpenAI answers a project key on /v1/organization/*: a 401 that is about scopes, not the key.
+  adminOnly: () =>
+    error(
+      401,
+      "You have insufficient permissions for this operation. Missing scopes: api.management.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+      'invalid_request_error',
+      null,
+    ),
+
+  forbiddenModel: () => error(403, 'You are not allowed to sample from this model', 'invalid_request_error', null),
 
   badRequest: (message) => error(400, message, 'invalid_request_error', null),
 

@@ -74,6 +74,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
   const chunks = options.stream?.chunks ?? 5;
   const chunkDelayMs = options.stream?.chunkDelayMs ?? 0;
   const maxLog = options.maxLogEntries ?? 10_000;
+  const forbiddenModels = new Set(options.forbiddenModels ?? []);
 
   const registry = new KeyRegistry(options.keys ?? {}, options.defaultLimits ?? DEFAULT_LIMITS, options.acceptAnyKey ?? false);
   const limiter = new WindowLimiter(windowMs);
@@ -148,6 +149,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     }
     const stall = key.mode === 'hang_mid_stream';
 
+    if (route === 'admin') return send(dialect.adminOnly(), window());
     if (probe) {
       if (!(await waitUnlessClosed(res, latencyMs))) return;
       const models = dialect.models();
@@ -163,6 +165,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     }
     const request = dialect.parseGenerate(parsed);
     if (isReply(request)) return send(request, window());
+    if (forbiddenModels.has(request.model)) return send(dialect.forbiddenModel(request.model), window());
 
     const admission = limiter.admit(secret, key.limits, request.promptTokens + request.maxTokens, Date.now());
     if (!admission.admitted) {

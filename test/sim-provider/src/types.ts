@@ -47,6 +47,8 @@ export interface SimOptions {
   stream?: { chunks?: number; chunkDelayMs?: number };
   /** Cap on `requestLog` and `aborted` entries; the oldest are dropped (default 10000) so benchmarks stay flat. */
   maxLogEntries?: number;
+  /** Models no key may use: generate requests naming one get the dialect's 403 permission error. */
+  forbiddenModels?: string[];
 }
 
 export interface KeyStats {
