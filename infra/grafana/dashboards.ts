@@ -196,6 +196,14 @@ export const overview: Dashboard = {
           queries: [q(`sum(rate(rotor_client_auth_failures_total[${RI}]))`, 'refused')],
         },
         {
+          title: 'Keys kept in rotation by the per-client limit',
+          description:
+            "Answers that would have taken a key out of rotation, refused because that client's requests had already taken clientLimits.keysOutPerMinute keys out (a client probing what the keys may not do, or a pool whose keys are all failing). The proxy's warn log names the client id.",
+          kind: 'timeseries',
+          unit: 'ops',
+          queries: [q(`sum by (pool) (rate(rotor_keys_out_refused_total[${RI}]))`, '{{pool}}')],
+        },
+        {
           title: 'Event loop lag p99 by replica',
           description: 'Node.js event loop delay of each proxy replica.',
           kind: 'timeseries',
