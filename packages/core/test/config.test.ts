@@ -264,6 +264,40 @@ describe('environment', () => {
   });
 });
 
+describe('upstream headers and client limits', () => {
+  it('lays a key\'s headers over its pool\'s, names lower-cased; clientLimits defaults to 5 keys out per minute', () => {
+    const config = parseConfig(
+      minimal({
+        pools: {
+          main: {
+            provider: 'openai',
+            headers: { 'OpenAI-Organization': 'org-pool', 'OpenAI-Project': 'proj-pool' },
+            keys: [{ key: 'sk-own-org', headers: { 'openai-organization': 'org-key' } }, 'sk-pool-org'],
+          },
+          plain: { provider: 'openai', keys: ['sk-plain'] },
+        },
+      }),
+      {},
+    );
+    const [own, inherited] = config.pools.main!.keys;
+    expect(own!.headers).toEqual({ 'openai-organization': 'org-key', 'openai-project': 'proj-pool' });
+    expect(inherited!.headers).toEqual({ 'openai-organization': 'org-pool', 'openai-project': 'proj-pool' });
+    expect(config.pools.plain!.keys[0]!.headers).toBeUndefined();
+    expect(config.clientLimits).toEqual({ keysOutPerMinute: 5 });
+  });
+
+  it.each([
+    ['Authorization', 'credentials and framing headers cannot be set here'],
+    ['x-api-key', 'credentials and framing headers cannot be set here'],
+    ['Content-Length', 'credentials and framing headers cannot be set here'],
+    ['bad header', 'header names may only use letters, digits and "-"'],
+  ])('refuses %s as a configured header', (name, message) => {
+    const error = configError(minimal({ pools: { main: { provider: 'openai', keys: ['sk-1'], headers: { [name]: 'v' } } } }));
+    expect(error.message).toContain('pools.main.headers');
+    expect(error.message).toContain(message);
+  });
+});
+
 describe('bad fields name their path', () => {
   it.each<[string, Record<string, unknown>, string]>([
     [
