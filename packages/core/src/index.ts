@@ -9,3 +9,4 @@ export { ConfigError, type ConfigIssue } from './config-error';
 export type { Env } from './config-env';
 export type * from './config-types';
 export { resolveDotSegments, routeFor, type RouteMatch, type RouteResult } from './routes';
+export { readRequestCost, type RequestCost } from './request-cost';
