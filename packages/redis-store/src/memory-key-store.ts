@@ -431,8 +431,17 @@ export class MemoryKeyStore implements KeyStore {
   /** When the key's budget frees up and why, or undefined when it may be used now (acquire's spentUntil). */
   private spentUntil(key: MemKey, now: number): { until: number; why: string } | undefined {
     if (key.remReq !== undefined && key.resetReqAt !== undefined && key.resetReqAt <= now) {
-      // The provider's window has reset: what we learned no longer holds.
-      key.remReq = key.resetReqAt = key.seenReq = key.remSlack = undefined;
+      // As acquire-6.lua: a reset window is full again, up to the learned limit (our share of it).
+      key.resetReqAt = undefined;
+      if (key.limReq !== undefined) {
+        key.remReq = Math.floor(key.limReq * this.share);
+        key.seenReq = key.limReq;
+        key.remSlack = 0;
+      } else key.remReq = key.seenReq = key.remSlack = undefined;
+    }
+    if (key.remReq !== undefined && key.remReq <= 0 && key.resetReqAt === undefined) {
+      if (key.inflight.size > 0) return { until: now + this.policy.settleMs, why: 'budget_settling' };
+      key.remReq = key.seenReq = key.remSlack = undefined;
     }
     if (key.remReq !== undefined && key.remReq <= 0 && key.resetReqAt !== undefined) {
       const slack = key.remSlack ?? 0;
@@ -442,7 +451,8 @@ export class MemoryKeyStore implements KeyStore {
       return { until: key.resetReqAt, why: 'budget' };
     }
     if (key.remTok !== undefined && key.resetTokAt !== undefined && key.resetTokAt <= now) {
-      key.remTok = key.resetTokAt = undefined;
+      key.resetTokAt = undefined;
+      key.remTok = key.limTok !== undefined ? Math.floor(key.limTok * this.share) : undefined;
     }
     if (key.remTok !== undefined && key.remTok <= 0 && key.resetTokAt !== undefined) {
       return { until: key.resetTokAt, why: 'budget_tokens' };

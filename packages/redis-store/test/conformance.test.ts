@@ -329,6 +329,24 @@ describe.each(subjects)('%s', (_name, make) => {
       expect(none && !none.ok && none.waitMs).toBeGreaterThan(4000);
     });
 
+    it('once the learned reset has passed the key has its learned limit again, no more, until an answer tells', async () => {
+      const { store } = make({ settleMs: 50 });
+      await store.sync('p', ids(1));
+      await store.report(await lease(store), outcome('success', { limitRequests: 3, remainingRequests: 0, resetRequestsMs: 300 }));
+      expect(await store.acquire('p')).toMatchObject({ ok: false });
+      await sleep(350);
+      const window = [await store.acquire('p'), await store.acquire('p'), await store.acquire('p'), await store.acquire('p')];
+      expect(window.map((r) => r.ok)).toEqual([true, true, true, false]);
+      // Spent by our own hand-outs with their answers on the way: look again shortly, not never.
+      const last = window[3]!;
+      expect(!last.ok && last.waitMs).toBeLessThanOrEqual(50);
+      // The first answer of the new window says how much is really left and when it resets.
+      const first = window[0]!;
+      if (!first.ok) throw new Error('unreachable');
+      await store.report(first.lease, outcome('success', { limitRequests: 3, remainingRequests: 2, resetRequestsMs: 5000 }));
+      expect((await store.snapshot('p')).keys[0]).toMatchObject({ remainingRequests: 0 });
+    });
+
     it('requests still in flight are subtracted from what a header says is left', async () => {
       const { store } = make();
       await store.sync('p', ids(1));

@@ -22,9 +22,17 @@ const SETTLE_BUDGET_MS = 1000;
 /**
  * While it has waited less than this, a request leaves keys that were never answered (nothing known of
  * their budget) to their one request in flight (the store's first-answer gate); after that it takes
- * them anyway: the gate delays a request on a cold pool, it never refuses one.
+ * them anyway: the gate delays a request on a cold pool, it never refuses one. A pool that may wait
+ * (maxWaitMs) holds gated requests for its whole wait budget instead: an LLM's first answer takes
+ * seconds, and a burst sent before it would meet the provider's 429s.
  */
 const FIRST_ANSWER_WAIT_MS = SETTLE_BUDGET_MS - SETTLE_WAIT_MS;
+/**
+ * A request of a pool that may wait is not answered with an upstream 429 while its wait budget lasts:
+ * the key cools and the request waits for a key again. Such attempts are bounded too (a provider whose
+ * 429s name no wait must not be met in a loop): at most this many times `retry.maxAttempts`.
+ */
+const WAITING_ATTEMPTS_FACTOR = 4;
 
 export interface RelayContext {
   config: RotorConfig;
@@ -59,6 +67,11 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
   const { retry, timeouts } = ctx.config;
   const clientHeaders = req.headers;
   const tried: string[] = [];
+  // Never handed out again in this request, except keys that met a 429 and have cooled since (below).
+  const exclude = new Set<string>();
+  const rateLimited = new Set<string>();
+  let waitingAttempts = 0;
+  const gateForMs = Math.max(FIRST_ANSWER_WAIT_MS, pool.maxWaitMs - SETTLE_WAIT_MS);
   const started = performance.now();
   let upstreamMs = 0;
   let proxyReq: ClientRequest | undefined;
@@ -72,12 +85,13 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
   const finish = (status: number) =>
     ctx.metrics.request(pool.name, request.route, status, performance.now() - started - upstreamMs);
 
-  for (let attempt = 0; attempt < retry.maxAttempts && !clientGone; ) {
+  let attempt = 0;
+  while (attempt < retry.maxAttempts && !clientGone) {
     let acquired: AcquireResult;
     try {
-      const firstAnswerGate = performance.now() - started < FIRST_ANSWER_WAIT_MS;
+      const firstAnswerGate = performance.now() - started < gateForMs;
       acquired = await ctx.store.acquire(pool.name, {
-        exclude: tried,
+        exclude: [...exclude],
         firstAnswerGate,
         ...(request.client !== undefined ? { client: request.client } : {}),
       });
@@ -94,6 +108,9 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         (waited + wait <= pool.maxWaitMs || (wait <= SETTLE_WAIT_MS && waited + wait <= SETTLE_BUDGET_MS));
       if (worthWaiting) {
         await new Promise((resolve) => setTimeout(resolve, acquired.waitMs));
+        // A key that answered 429 is back once its cooldown is over: it may serve this request now.
+        for (const id of rateLimited) exclude.delete(id);
+        rateLimited.clear();
         continue;
       }
       ctx.metrics.exhausted(pool.name);
@@ -103,6 +120,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     attempt++;
     const { lease } = acquired;
     tried.push(lease.keyId);
+    exclude.add(lease.keyId);
     if (attempt > 1) ctx.metrics.retry(pool.name);
     const key = ctx.keys.get(pool.name)?.get(lease.keyId);
     if (key === undefined) {
@@ -207,6 +225,20 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
     const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
     const retryable = keyProblem || (outcome.kind === 'server_error' && retry.on5xx);
+    const mayWait =
+      outcome.kind === 'rate_limited' &&
+      pool.maxWaitMs > 0 &&
+      performance.now() - started < pool.maxWaitMs &&
+      waitingAttempts < retry.maxAttempts * WAITING_ATTEMPTS_FACTOR;
+    if (complete && mayWait) {
+      // The key cools (the report is awaited: the next acquire must see it) and this request waits
+      // for a key within its budget, as if it had found the pool cooling: the attempt is not charged.
+      await report(ctx, lease, outcome, requestLine(req, request));
+      waitingAttempts++;
+      attempt--;
+      rateLimited.add(lease.keyId);
+      continue;
+    }
     if (complete && retryable && attempt < retry.maxAttempts) {
       // Awaited on this (already slow) path: the next acquire, here and on every replica, must see
       // this key cooling, and an exhaustion answer must know when it returns.

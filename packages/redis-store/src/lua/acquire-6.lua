@@ -73,8 +73,22 @@ local function spentUntil(id, detailKey)
   end
   local remReq, resetReq = tonumber(f[1]), tonumber(f[2])
   if remReq and resetReq and resetReq <= now then
-    -- The provider's window has reset: what we learned no longer holds.
-    rcall('HDEL', detailKey, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack')
+    -- The provider's window has reset: it is full again, up to the limit its headers named. Our
+    -- hand-outs count against that until an answer of the new window tells more (and when).
+    local limReq = tonumber(rcall('HGET', detailKey, 'lim_req'))
+    if limReq then
+      rcall('HSET', detailKey, 'rem_req', limReq, 'seen_req', limReq, 'rem_slack', 0)
+      rcall('HDEL', detailKey, 'reset_req_at')
+    else
+      rcall('HDEL', detailKey, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack')
+    end
+    remReq, resetReq = limReq, nil
+  end
+  if remReq and remReq <= 0 and not resetReq then
+    -- Spent by our own hand-outs since a reset, and no answer has told the new window's end yet: the
+    -- answers in flight will; with none in flight there is nothing left to learn from, so go on.
+    if rcall('ZCARD', detailKey .. ':inflight') > 0 then return now + settleMs, 'budget_settling' end
+    rcall('HDEL', detailKey, 'rem_req', 'seen_req', 'rem_slack')
     remReq = nil
   end
   if remReq and remReq <= 0 and resetReq then
@@ -88,7 +102,14 @@ local function spentUntil(id, detailKey)
   end
   local remTok, resetTok = tonumber(f[3]), tonumber(f[4])
   if remTok and resetTok and resetTok <= now then
-    rcall('HDEL', detailKey, 'rem_tok', 'reset_tok_at')
+    -- As for requests: a reset token budget is full again, up to its learned limit.
+    local limTok = tonumber(rcall('HGET', detailKey, 'lim_tok'))
+    if limTok then
+      rcall('HSET', detailKey, 'rem_tok', limTok)
+    else
+      rcall('HDEL', detailKey, 'rem_tok')
+    end
+    rcall('HDEL', detailKey, 'reset_tok_at')
     remTok = nil
   end
   if remTok and remTok <= 0 and resetTok then return resetTok, 'budget_tokens' end
