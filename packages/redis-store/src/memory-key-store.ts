@@ -102,25 +102,16 @@ export class MemoryKeyStore implements KeyStore {
         gatedSkips++;
         continue;
       }
-      const blocked = this.spentUntil(key, now);
+      const blocked = this.spentUntil(key, options.tokens ?? 0, now);
       if (blocked) {
         this.toCooling(p, key, blocked.until, blocked.why);
         continue;
       }
       p.ring.add(key.id, head.score + 1 / (key.weight > 0 ? key.weight : 1));
       p.vt = head.score;
-      const rpm = this.rpmOf(key);
-      if (rpm !== undefined) {
-        key.log.unshift(now);
-        key.log.length = Math.min(key.log.length, rpm);
-      }
-      let remaining = -1;
-      if (key.remReq !== undefined) remaining = key.remReq -= 1;
-      const seq = (key.acquired += 1);
       const token = nextToken();
-      p.leases.add(`${key.id}|${token}`, now + this.policy.leaseTtlMs);
-      key.inflight.set(token, seq);
-      const lease: Lease = { pool, keyId: key.id, token, seq };
+      const remaining = this.reserve(p, key, token, options.tokens ?? 0, now + this.policy.leaseTtlMs, now);
+      const lease: Lease = { pool, keyId: key.id, token };
       if (options.client !== undefined) lease.client = options.client;
       return {
         ok: true,
@@ -172,8 +163,14 @@ export class MemoryKeyStore implements KeyStore {
     const remTok = rl.remainingTokens;
     const resetTok = rl.resetTokensMs;
     if (remTok !== undefined) {
-      key.remTok = Math.floor(remTok * this.share);
-      if (resetTok !== undefined) key.resetTokAt = now + resetTok;
+      // As for requests: the freshest answer of the running window, our share, minus our reservations.
+      const { seenTok: seen, resetTokAt: knownReset } = key;
+      const windowRunning = seen !== undefined && knownReset !== undefined && knownReset > now;
+      const fresh = !windowRunning || remTok <= seen;
+      const base = fresh ? remTok : seen;
+      key.remTok = Math.max(0, Math.floor(base * this.share) - key.inflightTok);
+      key.seenTok = base;
+      if (fresh && resetTok !== undefined) key.resetTokAt = now + resetTok;
     }
     if (rl.limitTokens !== undefined) key.limTok = rl.limitTokens;
 
@@ -429,7 +426,7 @@ export class MemoryKeyStore implements KeyStore {
   }
 
   /** When the key's budget frees up and why, or undefined when it may be used now (acquire's spentUntil). */
-  private spentUntil(key: MemKey, now: number): { until: number; why: string } | undefined {
+  private spentUntil(key: MemKey, tokens: number, now: number): { until: number; why: string } | undefined {
     if (key.remReq !== undefined && key.resetReqAt !== undefined && key.resetReqAt <= now) {
       // As acquire-6.lua: a reset window is full again, up to the learned limit (our share of it).
       key.resetReqAt = undefined;
@@ -454,8 +451,14 @@ export class MemoryKeyStore implements KeyStore {
       key.resetTokAt = undefined;
       key.remTok = key.limTok !== undefined ? Math.floor(key.limTok * this.share) : undefined;
     }
-    if (key.remTok !== undefined && key.remTok <= 0 && key.resetTokAt !== undefined) {
+    const fits = key.limTok === undefined || tokens <= key.limTok;
+    if (key.remTok !== undefined && key.resetTokAt !== undefined && fits && key.remTok < Math.max(tokens, 1)) {
       return { until: key.resetTokAt, why: 'budget_tokens' };
+    }
+    const tpm = key.tpm !== undefined && key.tpm > 0 ? Math.max(1, Math.floor(key.tpm * this.share)) : undefined;
+    if (tpm !== undefined && tokens > 0 && tokens <= tpm) {
+      const freeAt = this.tokenWindowFreeAt(key, tpm, tokens, key.windowMs ?? 60_000, now);
+      if (freeAt !== undefined) return { until: freeAt, why: 'tpm' };
     }
     const rpm = this.rpmOf(key);
     if (rpm !== undefined && key.log.length >= rpm) {
@@ -496,10 +499,52 @@ export class MemoryKeyStore implements KeyStore {
     key.parkedAt = now;
   }
 
+  /** leases.lua's reserve: the lease, one request and `tokens` of the learned budgets and declared windows. */
+  private reserve(p: MemPool, key: MemKey, token: string, tokens: number, leaseExpiry: number, now: number): number {
+    const rpm = this.rpmOf(key);
+    if (rpm !== undefined) {
+      key.log.unshift(now);
+      key.log.length = Math.min(key.log.length, rpm);
+    }
+    if (key.tpm !== undefined && key.tpm > 0 && tokens > 0) {
+      key.tlog.unshift([now, tokens]);
+      key.tlogSum += tokens;
+    }
+    let remaining = -1;
+    if (key.remReq !== undefined) remaining = key.remReq -= 1;
+    if (tokens > 0 && key.remTok !== undefined) key.remTok -= tokens;
+    key.acquired += 1;
+    key.inflightTok += tokens;
+    p.leases.add(`${key.id}|${token}`, leaseExpiry);
+    key.inflight.set(token, tokens);
+    return remaining;
+  }
+
+  /** leases.lua's tokenWindowFreeAt: undefined when `tokens` more fit under `tpm`, else when they will. */
+  private tokenWindowFreeAt(key: MemKey, tpm: number, tokens: number, windowMs: number, now: number): number | undefined {
+    while (key.tlog.length > 0 && key.tlog[key.tlog.length - 1]![0] + windowMs <= now) {
+      key.tlogSum -= key.tlog.pop()![1];
+    }
+    let sum = key.tlogSum;
+    if (sum + tokens <= tpm) return undefined;
+    for (let i = key.tlog.length - 1; i >= 0; i--) {
+      const [at, spent] = key.tlog[i]!;
+      sum -= spent;
+      if (sum + tokens <= tpm) return at + windowMs;
+    }
+    return now + windowMs;
+  }
+
   private releaseLease(p: MemPool, member: string): boolean {
     if (!p.leases.remove(member)) return false;
     const bar = member.indexOf('|');
-    p.keys.get(member.slice(0, bar))?.inflight.delete(member.slice(bar + 1));
+    const key = p.keys.get(member.slice(0, bar));
+    const token = member.slice(bar + 1);
+    const reserved = key?.inflight.get(token);
+    if (key && reserved !== undefined) {
+      key.inflight.delete(token);
+      key.inflightTok -= reserved;
+    }
     return true;
   }
 

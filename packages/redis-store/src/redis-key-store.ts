@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Outcome } from '@rotor/core';
-import { clientKeysOut, keyHash, keyInflight, poolKeys, replicasKey, type PoolKeys } from './keys';
+import { clientKeysOut, keyHash, poolKeys, replicasKey, type PoolKeys } from './keys';
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
@@ -92,11 +92,12 @@ export class RedisKeyStore implements KeyStore {
         this.policy.returnBatch,
         this.policy.settleMs,
         options.firstAnswerGate ? '1' : '',
+        options.tokens ?? 0,
       ],
-    )) as [number, string | number, number?, number?];
+    )) as [number, string | number, number?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);
-      const lease: Lease = { pool, keyId: String(reply[1]), token, seq: Number(reply[3]) };
+      const lease: Lease = { pool, keyId: String(reply[1]), token };
       if (options.client !== undefined) lease.client = options.client;
       return {
         ok: true,
@@ -136,7 +137,6 @@ export class RedisKeyStore implements KeyStore {
         Math.random(),
         this.policy.breakerFailures,
         optional(outcome.errorCode),
-        optional(lease.seq),
         lease.client === undefined ? 0 : this.policy.clientKeysOutPerMinute,
       ],
     )) as [string | number, number?, number?, string?, number?];
@@ -154,7 +154,7 @@ export class RedisKeyStore implements KeyStore {
   async release(lease: Lease): Promise<boolean> {
     if (!lease.token) return false;
     const k = this.keys(lease.pool);
-    const reply = await runScript(this.redis, 'release', [k.leases, keyInflight(k, lease.keyId)], [lease.keyId, lease.token]);
+    const reply = await runScript(this.redis, 'release', [k.leases, k.keyPrefix], [lease.keyId, lease.token]);
     return reply === 1;
   }
 

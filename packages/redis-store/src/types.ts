@@ -17,8 +17,6 @@ export interface Lease {
   pool: string;
   keyId: string;
   token: string;
-  /** The key's hand-out number: how many hand-outs came after it tells how stale its headers are. */
-  seq?: number;
   /**
    * Who asked (a client id, never a token): the answer to this lease may take the key out of rotation
    * only within that client's keys-out limit (StorePolicy.clientKeysOutPerMinute).
@@ -43,6 +41,11 @@ export interface AcquireOptions {
   firstAnswerGate?: boolean;
   /** The requesting client's id, carried on the lease (see Lease.client). */
   client?: string;
+  /**
+   * The request's estimated tokens (prompt characters / 4 + its output limit): reserved from the
+   * key's learned token budget and counted against its declared tpm. 0 / absent: none.
+   */
+  tokens?: number;
 }
 
 export interface ReportResult {

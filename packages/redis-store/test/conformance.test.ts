@@ -1,6 +1,6 @@
 import { sleep } from '@rotor/testkit';
 import { MemoryKeyStore } from '../src/memory-key-store';
-import type { KeyAction, KeyStore, Lease, StorePolicy } from '../src/types';
+import type { KeyAction, KeySpec, KeyStore, Lease, StorePolicy } from '../src/types';
 import { closeAll, connect, countBy, ids, newStore, outcome, redisNow } from './helpers';
 
 /**
@@ -496,23 +496,28 @@ describe.each(subjects)('%s', (_name, make) => {
 });
 
 /**
- * Differential check: the same long sequence of operations (acquires with exclusions, reports of every
- * kind with and without budget headers, operator and worker actions, re-syncs) gives the same keys,
- * the same answers and the same final state on both stores.
+ * Differential check: the same long sequence of operations (acquires with exclusions, the first-answer
+ * gate, token estimates and client ids; reports of every kind with and without request and token
+ * headers; releases; operator and worker actions; re-syncs, some keys with a declared tpm) gives the
+ * same keys, the same answers and the same final state on both stores.
  */
 describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
   it('600 seeded random steps: identical hand-outs, results and final snapshots', async () => {
-    const policy = { backoff: { baseMs: 60_000, factor: 2, maxMs: 600_000, jitter: 0 }, breakerFailures: 3 };
+    const policy = {
+      backoff: { baseMs: 60_000, factor: 2, maxMs: 600_000, jitter: 0 },
+      breakerFailures: 3,
+      clientKeysOutPerMinute: 2,
+    };
     const redisStore = newStore(policy);
     const memory = new MemoryKeyStore(policy);
     const stores: KeyStore[] = [redisStore, memory];
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    let specs = ids(6).map((s, i) => ({ ...s, weight: 1 + (i % 3) }));
+    let specs: KeySpec[] = ids(6).map((s, i) => ({ ...s, weight: 1 + (i % 3), ...(i % 3 === 0 ? { tpm: 1500, windowMs: 60_000 } : {}) }));
     const journal: string[][] = [[], []];
     const held: Lease[][] = [[], []];
-    const kinds = ['success', 'success', 'success', 'rate_limited', 'quota_exhausted', 'invalid_key', 'server_error', 'timeout', 'client_error'] as const;
+    const kinds = ['success', 'success', 'success', 'rate_limited', 'quota_exhausted', 'invalid_key', 'permission_denied', 'server_error', 'timeout', 'client_error'] as const;
     const actions: KeyAction[] = ['disable', 'enable', 'clear', 'reinstate', 'suspend', 'invalidate'];
     for (const store of stores) await store.sync('p', specs);
 
@@ -520,8 +525,11 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
       const roll = random();
       if (roll < 0.45) {
         const exclude = random() < 0.3 ? [pick(specs).id] : [];
+        const tokens = random() < 0.7 ? Math.floor(random() * 400) : 0;
+        const client = pick(['c_a', 'c_b', undefined]);
+        const firstAnswerGate = random() < 0.3;
         for (const [i, store] of stores.entries()) {
-          const r = await store.acquire('p', { exclude });
+          const r = await store.acquire('p', { exclude, tokens, firstAnswerGate, ...(client ? { client } : {}) });
           journal[i]!.push(r.ok ? `acquire ${r.lease.keyId} ${r.remainingRequests ?? '-'}` : `none ${r.waitMs === undefined ? '-' : 'wait'}`);
           if (r.ok) held[i]!.push(r.lease);
         }
@@ -529,12 +537,20 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         if (held[0]!.length === 0) continue;
         const at = Math.floor(random() * held[0]!.length);
         const kind = pick(kinds);
-        const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: 60_000 } : {};
+        const withTokens = random() < 0.5 ? { limitTokens: 2000, remainingTokens: Math.floor(random() * 1500), resetTokensMs: 60_000 } : {};
+        const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: 60_000, ...withTokens } : {};
         const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs: 60_000 } : headers;
         for (const [i, store] of stores.entries()) {
           const [l] = held[i]!.splice(at, 1);
           const r = await store.report(l!, outcome(kind, rateLimit));
-          journal[i]!.push(r ? `report ${l!.keyId} ${kind} -> ${r.state} ${r.reason} ${r.changed}` : `report ${l!.keyId} ignored`);
+          journal[i]!.push(r ? `report ${l!.keyId} ${kind} -> ${r.state} ${r.reason} ${r.changed} ${r.refused}` : `report ${l!.keyId} ignored`);
+        }
+      } else if (roll < 0.88) {
+        if (held[0]!.length === 0) continue;
+        const at = Math.floor(random() * held[0]!.length);
+        for (const [i, store] of stores.entries()) {
+          const [l] = held[i]!.splice(at, 1);
+          journal[i]!.push(`release ${l!.keyId} ${await store.release(l!)}`);
         }
       } else if (roll < 0.95) {
         const id = pick(specs).id;

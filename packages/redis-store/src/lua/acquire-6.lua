@@ -17,11 +17,13 @@
             this soon (answers in flight will tell), instead of cooling until the provider's reset
     ARGV[6] '1': first-answer gate on: a key that has never been answered (nothing is known of its
             budget) gets one request at a time until its first answer is reported; '' or absent: off
+    ARGV[7] the request's estimated tokens (prompt chars / 4 + its output limit; '' or 0: none), reserved
+            from the key's learned token budget and counted against its declared tpm
 
   Output:
-    { 1, keyId, remainingRequests, seq }  a key, with its lease taken and one unit of its budget
-                                     reserved; remainingRequests is -1 when no budget is known; seq is
-                                     the key's hand-out number, which report uses to age headers
+    { 1, keyId, remainingRequests }  a key, with its lease taken and one request and the request's
+                                     tokens of its budget reserved; remainingRequests is -1 when no
+                                     budget is known
     { 0, waitMs }                    no eligible key; ms until the earliest cooling key returns (or
                                      settle ms when a key waits only for its first answer),
                                      -1 when none returns by itself (all suspended / disabled / tried),
@@ -41,6 +43,7 @@ local ringKey, coolingKey, statesKey, leasesKey, metaKey, keyPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local token, leaseTtl, returnBatch, settleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local firstAnswerGate = ARGV[6] == '1'
+local tokens = tonumber(ARGV[7]) or 0
 
 local now = nowMs()
 
@@ -67,7 +70,7 @@ end
 -- burst on a cold pool would otherwise go out before a single rate-limit header was seen, and the
 -- provider would answer the excess with 429s. Such a key is skipped, not cooled: the wait is short.
 local function spentUntil(id, detailKey)
-  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at')
+  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at', 'tpm', 'lim_tok')
   if firstAnswerGate and not f[7] and rcall('ZCARD', detailKey .. ':inflight') > 0 then
     return nil, 'first_answer'
   end
@@ -112,7 +115,18 @@ local function spentUntil(id, detailKey)
     rcall('HDEL', detailKey, 'reset_tok_at')
     remTok = nil
   end
-  if remTok and remTok <= 0 and resetTok then return resetTok, 'budget_tokens' end
+  -- The token budget must hold this request's tokens, not just be above 0. A request larger than the
+  -- whole learned limit is left to the provider (cooling every key for it would stop the pool).
+  local limTok = tonumber(f[9])
+  local fits = not limTok or tokens <= limTok
+  if remTok and resetTok and fits and remTok < math.max(tokens, 1) then return resetTok, 'budget_tokens' end
+  local tpm = tonumber(f[8])
+  if tpm and tpm > 0 and tokens > 0 and tokens <= tpm then
+    -- Declared tpm as a sliding window of the tokens handed out in the last window_ms.
+    local windowMs = tonumber(f[6]) or 60000
+    local freeAt = tokenWindowFreeAt(detailKey, tpm, tokens, windowMs, now)
+    if freeAt then return freeAt, 'tpm' end
+  end
   local rpm = tonumber(f[5])
   if rpm and rpm > 0 then
     -- Declared rpm as a sliding window over the last `rpm` hand-outs: never more than rpm in any
@@ -156,21 +170,8 @@ while guard < 1000 and gatedSkips < 16 do
     if weight <= 0 then weight = 1 end
     rcall('ZADD', ringKey, score + 1 / weight, id)
     rcall('HSET', metaKey, 'vt', score)
-    local rpm = tonumber(rcall('HGET', detailKey, 'rpm'))
-    if rpm and rpm > 0 then
-      local logKey = detailKey .. ':log'
-      rcall('LPUSH', logKey, now)
-      rcall('LTRIM', logKey, 0, rpm - 1)
-      rcall('PEXPIRE', logKey, (tonumber(rcall('HGET', detailKey, 'window_ms')) or 60000) * 2)
-    end
-    local remaining = -1
-    if rcall('HEXISTS', detailKey, 'rem_req') == 1 then
-      remaining = rcall('HINCRBY', detailKey, 'rem_req', -1)
-    end
-    local seq = rcall('HINCRBY', detailKey, 'acquired', 1)
-    rcall('ZADD', leasesKey, now + leaseTtl, id .. '|' .. token)
-    rcall('ZADD', detailKey .. ':inflight', seq, token)
-    return { 1, id, remaining, seq }
+    local remaining = reserve(leasesKey, detailKey, id, token, tokens, now + leaseTtl, now)
+    return { 1, id, remaining }
   end
 end
 

@@ -4,17 +4,18 @@
   key is recorded: no outcome, no `last_at` (so it does not count as the key's first answer).
 
   Input:
-    KEYS[1] leases    KEYS[2] the key's in-flight ZSET ("<keyPrefix><keyId>:inflight")
+    KEYS[1] leases    KEYS[2] key prefix "<prefix>:{<pool>}:key:" (the key's HASH and in-flight ZSET)
     ARGV[1] keyId     ARGV[2] lease token given to acquire
 
   Output:
     1 when the lease was held and is now released, 0 when it was already gone (released, expired)
 ]]
 local rcall = redis.call
+--- @include "leases"
 
-local leasesKey, inflightKey = KEYS[1], KEYS[2]
-local id, token = ARGV[1], ARGV[2]
+local leasesKey, keyPrefix = KEYS[1], KEYS[2]
+local member = ARGV[1] .. '|' .. ARGV[2]
 
-if rcall('ZREM', leasesKey, id .. '|' .. token) == 0 then return 0 end
-rcall('ZREM', inflightKey, token)
+if not rcall('ZSCORE', leasesKey, member) then return 0 end
+releaseLease(leasesKey, keyPrefix, member)
 return 1

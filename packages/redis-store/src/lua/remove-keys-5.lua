@@ -20,6 +20,6 @@ for i = 1, #ARGV do
   rcall('ZREM', ringKey, id)
   rcall('ZREM', coolingKey, id)
   rcall('ZREM', parkedKey, id)
-  rcall('DEL', keyPrefix .. id, keyPrefix .. id .. ':log', keyPrefix .. id .. ':inflight')
+  rcall('DEL', keyPrefix .. id, keyPrefix .. id .. ':log', keyPrefix .. id .. ':tlog', keyPrefix .. id .. ':inflight')
 end
 return removed

@@ -5,7 +5,7 @@
   Input:
     KEYS[1] ring      KEYS[2] cooling    KEYS[3] parked    KEYS[4] states
     KEYS[5] leases    KEYS[6] meta       KEYS[7] the key's detail HASH ("<keyPrefix><keyId>")
-    KEYS[8] the client's keys-out log ZSET (see ARGV[20]; any name in the pool's slot when unused)
+    KEYS[8] the client's keys-out log ZSET (see ARGV[19]; any name in the pool's slot when unused)
 
     ARGV[1]  keyId
     ARGV[2]  lease token given to acquire ('' when there was no lease)
@@ -20,8 +20,7 @@
     ARGV[15] jitter fraction     ARGV[16] a random number in [0,1) from the caller (jitter)
     ARGV[17] consecutive failures that open the circuit breaker (suspend)
     ARGV[18] provider error code ('' when none; never key material)
-    ARGV[19] the lease's hand-out number (seq) from acquire ('' when unknown)
-    ARGV[20] keys the request's client may take out of rotation per minute ('' or 0: no limit);
+    ARGV[19] keys the request's client may take out of rotation per minute ('' or 0: no limit);
              KEYS[8] logs the ones it took, so one client token cannot empty a pool
 
   Output:
@@ -40,7 +39,7 @@ local rcall = redis.call
 local ringKey, coolingKey, parkedKey, statesKey, leasesKey, metaKey, detailKey, clientOutKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
-local clientKeysOutLimit = tonumber(ARGV[20]) or 0
+local clientKeysOutLimit = tonumber(ARGV[19]) or 0
 local CLIENT_WINDOW_MS = 60000
 local keyPrefix = string.sub(detailKey, 1, #detailKey - #id)
 
@@ -79,8 +78,18 @@ end
 if limReq then rcall('HSET', detailKey, 'lim_req', limReq) end
 local limTok, remTok, resetTok = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 if remTok then
-  rcall('HSET', detailKey, 'rem_tok', remTok)
-  if resetTok then rcall('HSET', detailKey, 'reset_tok_at', now + resetTok) end
+  -- As for requests: the freshest answer of the running window, minus the tokens our requests still
+  -- in flight reserved (this request's own reservation was released above).
+  local f = rcall('HMGET', detailKey, 'seen_tok', 'reset_tok_at', 'inflight_tok')
+  local seen, knownReset = tonumber(f[1]), tonumber(f[2])
+  local windowRunning = seen and knownReset and knownReset > now
+  local fresh = not windowRunning or remTok <= seen
+  local base = remTok
+  if not fresh then base = seen end
+  local left = base - (tonumber(f[3]) or 0)
+  if left < 0 then left = 0 end
+  rcall('HSET', detailKey, 'rem_tok', left, 'seen_tok', base)
+  if fresh and resetTok then rcall('HSET', detailKey, 'reset_tok_at', now + resetTok) end
 end
 if limTok then rcall('HSET', detailKey, 'lim_tok', limTok) end
 

@@ -38,7 +38,7 @@ local function activate()
   rcall('ZREM', parkedKey, id)
   rejoinRing(ringKey, statesKey, metaKey, detailKey, id)
   rcall('HSET', detailKey, 'fails', 0, 'rl_streak', 0)
-  rcall('HDEL', detailKey, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack', 'rem_tok', 'reset_tok_at')
+  rcall('HDEL', detailKey, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack', 'rem_tok', 'reset_tok_at', 'seen_tok')
 end
 
 local after = state

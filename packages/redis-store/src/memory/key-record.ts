@@ -24,6 +24,7 @@ export interface MemKey {
   resetReqAt?: number;
   limTok?: number;
   remTok?: number;
+  seenTok?: number;
   resetTokAt?: number;
   acquired: number;
   ok: number;
@@ -34,8 +35,12 @@ export interface MemKey {
   parkedAt?: number;
   /** Hand-out times for a declared rpm, newest first (the Redis `:log` LIST). */
   log: number[];
-  /** lease token -> hand-out number (the Redis `:inflight` ZSET). */
+  /** [ms, tokens] handed out under a declared tpm, newest first (the Redis `:tlog` LIST), and their sum. */
+  tlog: [number, number][];
+  tlogSum: number;
+  /** lease token -> tokens it reserved (the Redis `:inflight` ZSET); their sum. */
   inflight: Map<string, number>;
+  inflightTok: number;
 }
 
 export function newKey(id: string): MemKey {
@@ -55,13 +60,16 @@ export function newKey(id: string): MemKey {
     invalid: 0,
     errors: 0,
     log: [],
+    tlog: [],
+    tlogSum: 0,
     inflight: new Map(),
+    inflightTok: 0,
   };
 }
 
 export function forgetBudgets(key: MemKey): void {
   key.remReq = key.resetReqAt = key.seenReq = key.remSlack = undefined;
-  key.remTok = key.resetTokAt = undefined;
+  key.remTok = key.resetTokAt = key.seenTok = undefined;
 }
 
 export function toSnapshot(k: MemKey): KeySnapshot {

@@ -1,11 +1,73 @@
 -- In-flight accounting. A lease is "<keyId>|<token>" in the pool's leases ZSET, scored by its expiry
 -- (so leases of a crashed replica can be found and dropped), and "<token>" in the key's own
--- "<keyPrefix><keyId>:inflight" ZSET, scored by its hand-out number (so a report can count the requests
--- handed out after it). Releasing twice is harmless: ZREM says whether the lease was still there.
+-- "<keyPrefix><keyId>:inflight" ZSET, scored by the tokens it reserved (their sum is the key's
+-- `inflight_tok`). Releasing twice is harmless: ZREM says whether the lease was still there.
 local function releaseLease(leasesKey, keyPrefix, member)
   if rcall('ZREM', leasesKey, member) == 0 then return end
   local id, token = string.match(member, '^(.-)|(.*)$')
-  if id then rcall('ZREM', keyPrefix .. id .. ':inflight', token) end
+  if not id then return end
+  local detailKey = keyPrefix .. id
+  local reserved = tonumber(rcall('ZSCORE', detailKey .. ':inflight', token))
+  rcall('ZREM', detailKey .. ':inflight', token)
+  if reserved and reserved > 0 and rcall('EXISTS', detailKey) == 1 then
+    rcall('HINCRBY', detailKey, 'inflight_tok', -reserved)
+  end
+end
+
+-- Hand the key out: take the lease, and reserve one request and `tokens` of its learned budgets and of
+-- its declared rpm / tpm windows. Returns the requests left (-1 when no budget is known).
+local function reserve(leasesKey, detailKey, id, token, tokens, leaseExpiry, now)
+  local f = rcall('HMGET', detailKey, 'rpm', 'tpm', 'window_ms')
+  local rpm, tpm, windowMs = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]) or 60000
+  if rpm and rpm > 0 then
+    local logKey = detailKey .. ':log'
+    rcall('LPUSH', logKey, now)
+    rcall('LTRIM', logKey, 0, rpm - 1)
+    rcall('PEXPIRE', logKey, windowMs * 2)
+  end
+  if tpm and tpm > 0 and tokens > 0 then
+    rcall('LPUSH', detailKey .. ':tlog', now .. ':' .. tokens)
+    rcall('HINCRBY', detailKey, 'tlog_sum', tokens)
+    rcall('PEXPIRE', detailKey .. ':tlog', windowMs * 2)
+  end
+  local remaining = -1
+  if rcall('HEXISTS', detailKey, 'rem_req') == 1 then remaining = rcall('HINCRBY', detailKey, 'rem_req', -1) end
+  if tokens > 0 and rcall('HEXISTS', detailKey, 'rem_tok') == 1 then rcall('HINCRBY', detailKey, 'rem_tok', -tokens) end
+  rcall('HINCRBY', detailKey, 'acquired', 1)
+  rcall('HINCRBY', detailKey, 'inflight_tok', tokens)
+  rcall('ZADD', leasesKey, leaseExpiry, id .. '|' .. token)
+  rcall('ZADD', detailKey .. ':inflight', tokens, token)
+  return remaining
+end
+
+-- Declared tpm: the tokens handed out in the last `windowMs` ("<ms>:<tokens>" entries, newest first,
+-- their sum in `tlog_sum`). Drops what aged out, then returns nil when `tokens` more fit under `tpm`,
+-- else the ms at which enough will have aged out.
+local function tokenWindowFreeAt(detailKey, tpm, tokens, windowMs, now)
+  local tlogKey = detailKey .. ':tlog'
+  if rcall('EXISTS', tlogKey) == 0 then
+    rcall('HSET', detailKey, 'tlog_sum', 0)
+    return nil
+  end
+  local sum = tonumber(rcall('HGET', detailKey, 'tlog_sum')) or 0
+  while true do
+    local oldest = rcall('LINDEX', tlogKey, -1)
+    if not oldest then break end
+    local at, spent = string.match(oldest, '^(%d+):(%d+)$')
+    if tonumber(at) + windowMs > now then break end
+    rcall('RPOP', tlogKey)
+    sum = sum - tonumber(spent)
+  end
+  rcall('HSET', detailKey, 'tlog_sum', sum)
+  if sum + tokens <= tpm then return nil end
+  -- The oldest entries age out first: the window frees enough when the sum of the rest fits.
+  local entries = rcall('LRANGE', tlogKey, 0, -1)
+  for i = #entries, 1, -1 do
+    local at, spent = string.match(entries[i], '^(%d+):(%d+)$')
+    sum = sum - tonumber(spent)
+    if sum + tokens <= tpm then return tonumber(at) + windowMs end
+  end
+  return now + windowMs
 end
 
 -- Leases of crashed replicas expire: drain a few per call so the cost stays bounded.
