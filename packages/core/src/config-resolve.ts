@@ -55,6 +55,7 @@ function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: Co
     baseUrl,
     keys,
     maxWaitMs: raw.maxWaitMs,
+    defaultOutputTokens: raw.defaultOutputTokens,
     probeModel: raw.probeModel ?? provider.probe.defaultModel,
   };
   if (limits) pool.limits = limits;

@@ -108,6 +108,8 @@ const pool = z
     keys: listOf(keyEntry).default([]),
     limits: limits.optional(),
     maxWaitMs: nonNegInt.default(0),
+    // Tokens a request is counted for when it names no output limit (max_tokens & co.).
+    defaultOutputTokens: nonNegInt.default(1024),
     probeModel: z.string().optional(),
     headers: upstreamHeaders.optional(),
   })

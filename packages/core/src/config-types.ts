@@ -83,6 +83,8 @@ export interface PoolConfig {
   limits?: KeyLimits;
   /** How long a request may wait for a cooling key instead of getting a 429 at once. */
   maxWaitMs: number;
+  /** Output tokens a request is estimated at when it names no limit of its own. */
+  defaultOutputTokens: number;
   probeModel: string;
 }
 

@@ -140,6 +140,7 @@ describe('defaults', () => {
       baseUrl: 'https://api.openai.com/v1',
       keys: [{ id: keyId('sk-minimal-1', DEFAULT_KEY_ID_SECRET), weight: 1 }],
       maxWaitMs: 0,
+      defaultOutputTokens: 1024,
       probeModel: 'gpt-4o-mini',
     });
   });

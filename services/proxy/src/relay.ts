@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Outcome, PoolConfig, PoolKey, Provider, RotorConfig } from '@rotor/core';
-import { isRotorError, providers } from '@rotor/core';
+import { isRotorError, providers, readRequestCost } from '@rotor/core';
 import type { AcquireResult, KeyStore, Lease } from '@rotor/redis-store';
 import type { Logger } from './logger';
 import { clientResponseHeaders, upstreamRequestHeaders } from './header-hygiene';
@@ -72,6 +72,8 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
   const rateLimited = new Set<string>();
   let waitingAttempts = 0;
   const gateForMs = Math.max(FIRST_ANSWER_WAIT_MS, pool.maxWaitMs - SETTLE_WAIT_MS);
+  // What the provider will count this request for (prompt + output limit), reserved at each hand-out.
+  const { tokens } = readRequestCost(pool.provider, request.path, request.body, pool.defaultOutputTokens);
   const started = performance.now();
   let upstreamMs = 0;
   let proxyReq: ClientRequest | undefined;
@@ -93,6 +95,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       acquired = await ctx.store.acquire(pool.name, {
         exclude: [...exclude],
         firstAnswerGate,
+        tokens,
         ...(request.client !== undefined ? { client: request.client } : {}),
       });
     } catch (error) {
