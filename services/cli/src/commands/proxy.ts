@@ -2,12 +2,14 @@ import { totalKeys, type RotorConfig } from '@rotor/core';
 import { createLogger, startProxy, type ProxyHandle } from '@rotor/proxy';
 import { ProbeScheduler, createLogger as createWorkerLogger, startWorker } from '@rotor/worker';
 import { findConfig, parseSource } from '../config-source';
+import { watchConfigFile } from '../config-watch';
 import { DEMO_CLIENT_TOKEN, startDemo } from '../demo';
 import { onShutdown } from '../signals';
 
 /**
  * `rotor proxy`: one proxy replica; `rotor start` (withWorker): a worker in the same process too.
- * A report that parks a key schedules its probe. SIGHUP reloads the config; SIGTERM/SIGINT drain and stop.
+ * A report that parks a key schedules its probe. SIGHUP, or a change of the config file, reloads the
+ * config; SIGTERM/SIGINT drain and stop.
  */
 export async function proxyCommand(options: { withWorker?: boolean } = {}): Promise<void> {
   const source = findConfig();
@@ -52,7 +54,11 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
       logger.error({ err: (error as Error).message }, 'reload refused: the new config is invalid; keeping the old one');
     }
   });
+  // A changed file takes the SIGHUP path itself: one reload, whatever asked for it. Not in demo mode,
+  // whose config is made in memory (a reload from the file would drop the demo keys).
+  const watch = demo ? undefined : watchConfigFile(source.file, () => process.emit('SIGHUP', 'SIGHUP'));
   onShutdown(async () => {
+    watch?.close();
     await handle.close();
     await (worker ? worker.close() : scheduler?.close());
     await closeSim?.();

@@ -1,11 +1,12 @@
 import { startWorker } from '@rotor/worker';
 import { findConfig, parseSource } from '../config-source';
+import { watchConfigFile } from '../config-watch';
 import { onShutdown } from '../signals';
 
 /**
  * `rotor worker`: one worker replica (run any number). It probes keys that left rotation and serves
- * GET /metrics on worker.metricsPort (env METRICS_PORT). SIGHUP reloads the config; SIGTERM/SIGINT let
- * running probes finish (bounded), then close the queue and Redis.
+ * GET /metrics on worker.metricsPort (env METRICS_PORT). SIGHUP, or a change of the config file, reloads
+ * the config; SIGTERM/SIGINT let running probes finish (bounded), then close the queue and Redis.
  */
 export async function workerCommand(): Promise<void> {
   const source = findConfig();
@@ -24,5 +25,10 @@ export async function workerCommand(): Promise<void> {
       console.error(`rotor worker: reload refused, keeping the old config\n${(error as Error).message}`);
     }
   });
-  onShutdown(() => handle.close());
+  // A changed file takes the SIGHUP path itself: one reload, whatever asked for it.
+  const watch = watchConfigFile(source.file, () => process.emit('SIGHUP', 'SIGHUP'));
+  onShutdown(() => {
+    watch.close();
+    return handle.close();
+  });
 }
