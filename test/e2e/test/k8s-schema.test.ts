@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { K8S_DIR, OVERLAYS, find, kustomize, requireKubectl, schemaProblems, type K8sObject } from './k8s/render';
+import { COMPONENTS, K8S_DIR, OVERLAYS, find, kustomize, kustomizeWith, requireKubectl, schemaProblems, type K8sObject } from './k8s/render';
+import { podSpec } from './k8s/run-container';
 import { typeProblems } from './k8s/schema-types';
 
 /**
@@ -45,6 +46,22 @@ it('the overlays differ where they should: dev has its Redis, production the Pro
   expect(kinds(production)).not.toContain('StatefulSet');
   expect(kinds(production)).toEqual(expect.arrayContaining(['PrometheusRule', 'ServiceMonitor']));
   expect(kinds(dev)).not.toContain('ServiceMonitor');
+});
+
+describe.each(COMPONENTS)('component %s, on top of every overlay', (component) => {
+  it.each(OVERLAYS)('%s: valid objects', (overlay) => {
+    const { objects } = kustomizeWith(overlay, [component]);
+    expect(schemaProblems(objects)).toEqual([]);
+    expect(typeProblems(objects)).toEqual([]);
+    if (component === 'config-from-secret') {
+      // Both Deployments read rotor.yaml from the Secret rotor-config; the ConfigMap is gone.
+      for (const name of ['rotor-proxy', 'rotor-worker']) {
+        const volume = podSpec(find(objects, 'Deployment', name)).volumes!.find((v) => v.name === 'config') as Record<string, unknown>;
+        expect(volume).toEqual({ name: 'config', secret: { secretName: 'rotor-config', defaultMode: 0o440 } });
+      }
+      expect(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'rotor-config')).toEqual([]);
+    }
+  }, 60_000);
 });
 
 describe('the checks catch what they are for (a broken copy of the rendered proxy Deployment)', () => {

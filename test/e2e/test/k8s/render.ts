@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT } from '../../src/proxy-process';
 
 export const K8S_DIR = path.join(REPO_ROOT, 'infra/k8s');
@@ -52,4 +53,27 @@ export function schemaProblems(objects: K8sObject[]): string[] {
   const results = JSON.parse(result.stdout) as { ref: string; error?: string }[];
   if (results.length !== objects.length) throw new Error(`validated ${results.length} of ${objects.length} objects`);
   return results.filter((r) => r.error).map((r) => `${r.ref}: ${r.error}`);
+}
+
+export const COMPONENTS = fs.readdirSync(path.join(K8S_DIR, 'components')).sort();
+
+/** An overlay with extra components, as an operator's own kustomization would add them. */
+export function kustomizeWith(overlay: string, components: string[]): { text: string; objects: K8sObject[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-kustomize-'));
+  // Kustomize takes no absolute paths: point at the repository's directories relative to this one.
+  const rel = (p: string) => path.relative(dir, path.join(K8S_DIR, p));
+  fs.writeFileSync(
+    path.join(dir, 'kustomization.yaml'),
+    stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [rel(`overlays/${overlay}`)],
+      components: components.map((c) => rel(`components/${c}`)),
+    }),
+  );
+  try {
+    return kustomize(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
