@@ -191,6 +191,26 @@ describe('the manifests against the code', () => {
   });
 });
 
+it("the README's Kubernetes section names directories and objects that exist", () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Kubernetes'), readme.indexOf('\n## ', readme.indexOf('\n## Kubernetes') + 1));
+  const code = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
+  const applied = [...code.matchAll(/kubectl apply -k (\S+)/g)].map((m) => m[1]!);
+  expect(applied.sort()).toEqual(OVERLAYS.map((o) => `infra/k8s/overlays/${o}`).sort());
+  const objects = production();
+  for (const [, name] of code.matchAll(/deployment\/(rotor-[a-z]+)/g)) expect(find(objects, 'Deployment', name!)).toBeDefined();
+  // The Secrets the README creates are the ones the manifests reference, with the same keys.
+  const refs = new Set(
+    ['rotor-proxy', 'rotor-worker'].flatMap((d) =>
+      container(objects, d).env!.flatMap((e) => (e.valueFrom?.secretKeyRef ? [`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`] : [])),
+    ),
+  );
+  const created = [...code.matchAll(/create secret generic (rotor-[a-z]+)((?:\s*\\?\n?\s*--from-literal=\w+=\S*)+)/g)].flatMap((m) =>
+    [...m[2]!.matchAll(/--from-literal=(\w+)=/g)].map((k) => `${m[1]}/${k[1]}`),
+  );
+  expect(new Set(created)).toEqual(refs);
+});
+
 describe('replicas started exactly as the production overlay says (plain processes), probed as the kubelet would', () => {
   const secrets = {
     'rotor-secrets': {
