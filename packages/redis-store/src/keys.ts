@@ -17,11 +17,12 @@
  *   <prefix>:{<pool>}:key:<keyId>    HASH  per-key detail: state, reason, until, label, weight, rpm, tpm,
  *                                          window_ms, fails, rl_streak, last_status, last_class, last_error,
  *                                          last_at, lim_req, rem_req, seen_req, rem_slack, reset_req_at,
- *                                          lim_tok, rem_tok, reset_tok_at, acquired, ok, rate_limited, quota,
- *                                          invalid, errors, parked_at
+ *                                          lim_tok, rem_tok, seen_tok, reset_tok_at, inflight_tok, tlog_sum,
+ *                                          acquired, ok, rate_limited, quota, invalid, errors, parked_at
  *   <prefix>:{<pool>}:key:<keyId>:log LIST  ms epochs of the last `rpm` hand-outs (declared rpm, sliding window)
- *   <prefix>:{<pool>}:key:<keyId>:inflight ZSET  lease token -> hand-out number (`acquired` then),
- *                                          one per request in flight on this key: ZCARD = in-flight count
+ *   <prefix>:{<pool>}:key:<keyId>:tlog LIST  "<ms>:<tokens>" of the hand-outs under a declared tpm
+ *   <prefix>:{<pool>}:key:<keyId>:inflight ZSET  lease token -> tokens it reserved, one per request in
+ *                                          flight on this key: ZCARD = in-flight count
  *   <prefix>:{<pool>}:client:<clientId>:out ZSET  "<keyId>|<ms>" -> ms epoch: keys the answers to this
  *                                          client's requests took out of rotation in the last minute
  *                                          (the `clientLimits.keysOutPerMinute` log; expires by itself)
