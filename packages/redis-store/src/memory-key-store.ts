@@ -131,6 +131,8 @@ export class MemoryKeyStore implements KeyStore {
   async report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined> {
     const p = this.pools.get(lease.pool);
     const now = this.now();
+    // One draw per report, used or not, as RedisKeyStore passes one to every report script call.
+    const draw = this.policy.random();
     if (p && lease.token) this.releaseLease(p, `${lease.keyId}|${lease.token}`);
     const key = p?.keys.get(lease.keyId);
     if (!p || !key) return undefined;
@@ -223,7 +225,7 @@ export class MemoryKeyStore implements KeyStore {
           const { baseMs, factor, maxMs, jitter } = this.policy.backoff;
           const delay = baseMs * factor ** (streak - 1);
           if (delay > maxMs) park('suspended', 'backoff_ceiling');
-          else wait = delay + delay * jitter * Math.random();
+          else wait = delay + delay * jitter * draw;
         }
         if (wait !== undefined) {
           untilMs = this.toCooling(p, key, now + Math.ceil(Math.max(1, wait)), 'rate_limited');

@@ -134,7 +134,7 @@ export class RedisKeyStore implements KeyStore {
         backoff.factor,
         backoff.maxMs,
         backoff.jitter,
-        Math.random(),
+        this.policy.random(),
         this.policy.breakerFailures,
         optional(outcome.errorCode),
         lease.client === undefined ? 0 : this.policy.clientKeysOutPerMinute,

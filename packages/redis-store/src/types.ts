@@ -154,6 +154,11 @@ export interface StorePolicy {
    * show more room) is looked at again after this long instead of cooling until the provider's reset.
    */
   settleMs: number;
+  /**
+   * The random draw for backoff jitter, one per report, made here and passed into the store's rules
+   * (the Lua script gets it as an argument), so both stores given the same draws agree exactly.
+   */
+  random: () => number;
 }
 
 export const DEFAULT_POLICY: StorePolicy = {
@@ -164,4 +169,5 @@ export const DEFAULT_POLICY: StorePolicy = {
   clientKeysOutPerMinute: 0,
   returnBatch: 16,
   settleMs: 100,
+  random: Math.random,
 };
