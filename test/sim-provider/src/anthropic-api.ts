@@ -97,6 +97,9 @@ export const anthropicApi: Dialect = {
     return headers;
   },
 
+  // Anthropic's API overview: every answer carries `anthropic-organization-id` (a UUID).
+  organizationHeaders: (organization) => ({ 'anthropic-organization-id': organization.anthropicId }),
+
   missingKey: () => error(401, 'authentication_error', 'x-api-key header is required'),
   // The real API does not echo any part of the key here.
   invalidKey: () => error(401, 'authentication_error', 'invalid x-api-key'),
@@ -107,10 +110,11 @@ export const anthropicApi: Dialect = {
 
   rateLimited(info: RateLimitInfo) {
     const what = info.dimension === 'requests' ? 'requests per minute' : 'input tokens per minute';
+    // The wording of the API's current 429s, which name the organization's UUID and the model.
     const reply = error(
       429,
       'rate_limit_error',
-      `This request would exceed the rate limit for your organization (org-sim) of ${info.limit} ${what}. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.`,
+      `This request would exceed your organization's rate limit of ${info.limit.toLocaleString('en-US')} ${what} (org: ${info.organization.anthropicId}, model: ${info.model}). For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://claude.com/contact-sales to discuss your options for a rate limit increase.`,
     );
     reply.headers = { 'retry-after': String(retryAfterSeconds(info.retryAfterMs)) };
     return reply;

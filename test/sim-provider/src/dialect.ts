@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { WindowSnapshot } from './limits';
+import type { Organization } from './types';
 
 /**
  * What differs between the OpenAI and the Anthropic API. The server does the routing, accounting and
@@ -39,7 +40,10 @@ export interface RateLimitInfo {
   used: number;
   requested: number;
   retryAfterMs: number;
+  /** The model the request named. */
   model: string;
+  /** The organization whose budget refused it: the real messages name it. */
+  organization: Organization;
 }
 
 /** A finished answer's text and token counts. */
@@ -59,6 +63,8 @@ export interface Dialect {
   requestIdHeader: string;
   newRequestId(): string;
   rateLimitHeaders(snapshot: WindowSnapshot, now: number): Record<string, string>;
+  /** Who the key belongs to, on every answer to an authenticated key (`openai-organization`, `anthropic-organization-id`). */
+  organizationHeaders(organization: Organization, project: string | undefined): Record<string, string>;
 
   missingKey(): Reply;
   invalidKey(secret: string): Reply;

@@ -72,6 +72,14 @@ export const openaiApi: Dialect = {
     return headers;
   },
 
+  // OpenAI's API reference lists `openai-organization` among the headers of every answer; a project
+  // key's answers also name its project.
+  organizationHeaders(organization, project) {
+    const headers: Record<string, string> = { 'openai-organization': organization.id };
+    if (project !== undefined) headers['openai-project'] = project;
+    return headers;
+  },
+
   missingKey: () =>
     error(
       401,
@@ -105,12 +113,13 @@ export const openaiApi: Dialect = {
 
   rateLimited(info: RateLimitInfo) {
     const what = info.dimension === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
-    const reply = error(
-      429,
-      `Rate limit reached for ${info.model} in organization org-sim on ${what}: Limit ${info.limit}, Used ${info.used}, Requested ${info.requested}. Please try again in ${formatOpenAiDuration(info.retryAfterMs)}. Visit https://platform.openai.com/account/rate-limits to learn more.`,
-      info.dimension,
-      'rate_limit_exceeded',
-    );
+    const where = `${info.model} in organization ${info.organization.id} on ${what}`;
+    // A request larger than the whole limit can never pass; OpenAI words that 429 differently.
+    const message =
+      info.requested > info.limit
+        ? `Request too large for ${where}: Limit ${info.limit}, Requested ${info.requested}. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`
+        : `Rate limit reached for ${where}: Limit ${info.limit}, Used ${info.used}, Requested ${info.requested}. Please try again in ${formatOpenAiDuration(info.retryAfterMs)}. Visit https://platform.openai.com/account/rate-limits to learn more.`;
+    const reply = error(429, message, info.dimension, 'rate_limit_exceeded');
     reply.headers = {
       'retry-after': String(retryAfterSeconds(info.retryAfterMs)),
       'retry-after-ms': String(Math.ceil(info.retryAfterMs)),

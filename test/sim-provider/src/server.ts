@@ -3,11 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { anthropicApi } from './anthropic-api';
 import { replyPieces } from './content';
 import { type Dialect, isReply, type Reply } from './dialect';
+import { ModelGroups } from './buckets';
+import { isRecord } from './content';
 import { DEFAULT_LIMITS, KeyRegistry } from './keys';
 import { type WindowSnapshot, WindowLimiter } from './limits';
 import { openaiApi } from './openai-api';
+import { openaiResponsesApi } from './openai-responses';
 import { isGone, sendEvents, untilClosed, waitUnlessClosed, writeSseHead } from './sse';
-import type { AbortedEntry, RequestLogEntry, SimOptions, SimProvider } from './types';
+import type { AbortedEntry, BucketStats, RequestLogEntry, SimOptions, SimProvider } from './types';
 
 /** Bodies above this are refused with 413, so a runaway test cannot exhaust memory. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -19,6 +22,7 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 function pickDialect(path: string, headers: IncomingHttpHeaders): Dialect {
   if (path === '/v1/messages' || path.startsWith('/v1/messages/')) return anthropicApi;
   if (path === '/v1/chat/completions') return openaiApi;
+  if (path === '/v1/responses') return openaiResponsesApi;
   if (headers['x-api-key'] !== undefined || headers['anthropic-version'] !== undefined) return anthropicApi;
   return openaiApi;
 }
@@ -76,7 +80,13 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
   const maxLog = options.maxLogEntries ?? 10_000;
   const forbiddenModels = new Set(options.forbiddenModels ?? []);
 
-  const registry = new KeyRegistry(options.keys ?? {}, options.defaultLimits ?? DEFAULT_LIMITS, options.acceptAnyKey ?? false);
+  const registry = new KeyRegistry(
+    options.keys ?? {},
+    options.orgs ?? {},
+    options.defaultLimits ?? DEFAULT_LIMITS,
+    new ModelGroups(options.modelGroups ?? {}),
+    options.acceptAnyKey ?? false,
+  );
   const limiter = new WindowLimiter(windowMs);
   const requestLog: RequestLogEntry[] = [];
   const aborted: AbortedEntry[] = [];
@@ -95,9 +105,12 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
       if (!res.writableFinished && !closing) pushCapped(aborted, { secret, path, at: Date.now() }, maxLog);
     });
 
+    // Set once the key is known: from then on every answer names the key's organization.
+    let identity: Record<string, string> | undefined;
     const send = (reply: Reply, window?: WindowSnapshot) =>
       sendJson(res, reply, {
         [dialect.requestIdHeader]: requestId,
+        ...identity,
         ...(window ? dialect.rateLimitHeaders(window, Date.now()) : {}),
       });
 
@@ -119,6 +132,8 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
       registry.countUnauthenticated();
       return send(dialect.invalidKey(secret));
     }
+    // A revoked key is answered like an unknown one: nothing names its organization.
+    if (key.mode !== 'invalid') identity = dialect.organizationHeaders(key.organization, key.project);
     const headerProblem = dialect.checkHeaders(req.headers);
     if (headerProblem) return send(headerProblem);
 
@@ -126,7 +141,20 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     const probe = route === 'models';
     stats.calls += 1;
     if (probe) stats.probes += 1;
-    const window = () => limiter.snapshot(secret, key.limits, Date.now());
+
+    // Parsed before the key's mode is applied so that even error answers describe the bucket of the
+    // model the request named, as OpenAI's headers do.
+    let parsed: unknown;
+    let unparsable = false;
+    if (route === 'generate') {
+      try {
+        parsed = JSON.parse(body.text);
+      } catch {
+        unparsable = true;
+      }
+    }
+    const bucket = key.buckets.forModel(isRecord(parsed) && typeof parsed.model === 'string' ? parsed.model : undefined);
+    const window = () => limiter.snapshot(bucket, Date.now());
 
     switch (key.mode) {
       case 'invalid':
@@ -153,21 +181,17 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     if (probe) {
       if (!(await waitUnlessClosed(res, latencyMs))) return;
       const models = dialect.models();
-      const headers = { [dialect.requestIdHeader]: requestId, ...dialect.rateLimitHeaders(window(), Date.now()) };
+      const headers = { [dialect.requestIdHeader]: requestId, ...identity, ...dialect.rateLimitHeaders(window(), Date.now()) };
       return stall ? sendHalfAndStall(res, models, headers) : sendJson(res, models, headers);
     }
 
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.text);
-    } catch {
-      return send(dialect.badRequest('We could not parse the JSON body of your request.'), window());
-    }
+    if (unparsable) return send(dialect.badRequest('We could not parse the JSON body of your request.'), window());
     const request = dialect.parseGenerate(parsed);
     if (isReply(request)) return send(request, window());
     if (forbiddenModels.has(request.model)) return send(dialect.forbiddenModel(request.model), window());
 
-    const admission = limiter.admit(secret, key.limits, request.promptTokens + request.maxTokens, Date.now());
+    // Counted when the request arrives, prompt plus the output it may produce, as the real APIs do.
+    const admission = limiter.admit(bucket, request.promptTokens + request.maxTokens, Date.now());
     if (!admission.admitted) {
       stats.rateLimited += 1;
       const reply = dialect.rateLimited({
@@ -177,6 +201,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
         requested: admission.requested,
         retryAfterMs: admission.snapshot.resetAt - Date.now(),
         model: request.model,
+        organization: key.organization,
       });
       return send(reply, admission.snapshot);
     }
@@ -188,6 +213,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     // The window as it stood right after this request was admitted; the reset counts down to now.
     const headers = {
       [dialect.requestIdHeader]: requestId,
+      ...identity,
       ...dialect.rateLimitHeaders(admission.snapshot, Date.now()),
     };
 
@@ -232,10 +258,21 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     port,
     stats: (secret) => registry.stats(secret),
     totals: () => registry.totals(),
-    windowEndsAt: (secret) => limiter.windowEndsAt(secret, Date.now()),
-    consume: (secret, n) => limiter.consume(secret, n, Date.now()),
+    windowEndsAt: (secret, model) => limiter.windowEndsAt(registry.bucketsOf(secret).forModel(model), Date.now()),
+    consume: (secret, n, model) => limiter.consume(registry.bucketsOf(secret).forModel(model), n, Date.now()),
     setMode: (secret, mode) => registry.setMode(secret, mode),
-    setLimits: (secret, limits) => registry.setLimits(secret, limits),
+    setLimits: (secret, limits, model) => registry.setLimits(secret, limits, model),
+    organization: (secret) => {
+      const key = registry.resolve(secret);
+      return key && { ...key.organization };
+    },
+    bucket: (secret, model) => {
+      const key = registry.resolve(secret);
+      if (!key) return undefined;
+      const ref = key.buckets.forModel(model);
+      return limiter.stats(ref.id, Date.now()) ?? unusedBucket(ref.org, ref.model, ref.limits);
+    },
+    buckets: () => limiter.all(Date.now()),
     requestLog,
     aborted,
     reset() {
@@ -253,6 +290,22 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
         server.closeAllConnections();
       });
     },
+  };
+}
+
+function unusedBucket(org: string, model: string, limits: BucketStats['limits']): BucketStats {
+  return {
+    org,
+    model,
+    limits: { ...limits },
+    admitted: 0,
+    refused: 0,
+    refusedOnTokens: 0,
+    windows: 0,
+    maxRefusedInWindow: 0,
+    usedRequests: 0,
+    usedTokens: 0,
+    windowEndsAt: Date.now(),
   };
 }
 

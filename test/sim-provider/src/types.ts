@@ -24,10 +24,41 @@ export interface Limits {
   tpm?: number;
 }
 
-export interface KeyOptions {
+/** Per-model limits by model (or model-group) name. A model not listed draws on the owner's `rpm`/`tpm`. */
+export type ModelLimits = Record<string, Limits>;
+
+/**
+ * The budget of a rate-limit owner (an organization, or a key that belongs to none). Fields left out
+ * fall back to `SimOptions.defaultLimits` (and `models` entries merge over its `models`).
+ */
+export interface BudgetOptions {
   rpm?: number;
   tpm?: number;
+  /** Limits per model or model group, each with its own window (the default bucket is shared by every model not listed). */
+  models?: ModelLimits;
+}
+
+export interface KeyOptions extends BudgetOptions {
   mode?: KeyMode;
+  /**
+   * The organization the key belongs to: all its keys draw on the organization's budget
+   * (`SimOptions.orgs[org]`), so a key with `org` must not declare rpm/tpm/models itself.
+   * Without it the key is its own organization, with an id derived from the key.
+   */
+  org?: string;
+  /** OpenAI project (`proj_...`): sent as `openai-project`; it shares the organization's limits. */
+  project?: string;
+}
+
+/** Limits of an organization, shared by every key that names it. */
+export type OrgOptions = BudgetOptions;
+
+/** Who a key's answers say it belongs to. */
+export interface Organization {
+  /** `openai-organization` and OpenAI 429 messages: the declared name, or `org-` + 24 chars derived from the key. */
+  id: string;
+  /** `anthropic-organization-id` and Anthropic 429 messages: a UUID derived from `id`. */
+  anthropicId: string;
 }
 
 export interface SimOptions {
@@ -35,8 +66,18 @@ export interface SimOptions {
   port?: number;
   /** Length of a rate-limit "minute" in ms (default 60000). */
   windowMs?: number;
-  /** Limits of a key that is accepted but not listed, and the fallback for listed keys (default rpm 60, no tpm). */
-  defaultLimits?: Limits;
+  /**
+   * Limits of a key that is accepted but not listed, and the fallback for every owner's missing fields
+   * (default rpm 60, no tpm). `models` here gives every organization those per-model limits.
+   */
+  defaultLimits?: Limits & { models?: ModelLimits };
+  /** Organizations by id (what `openai-organization` says), for keys that name one with `org`. */
+  orgs?: Record<string, OrgOptions>;
+  /**
+   * Models limited together, by group name: `{ 'gpt-4o': ['gpt-4o', 'gpt-4o-2024-08-06'] }`. A request
+   * naming a member draws on the bucket of the group's name (when the owner lists that name in `models`).
+   */
+  modelGroups?: Record<string, string[]>;
   /** Known keys by secret. */
   keys?: Record<string, KeyOptions>;
   /** Demo mode: any non-empty key is valid with `defaultLimits` (default false: unlisted keys get 401). */
@@ -73,6 +114,29 @@ export interface Totals extends KeyStats {
   unauthenticated: number;
 }
 
+/** One (organization, model) bucket as the simulator counted it since the last `reset()`. */
+export interface BucketStats {
+  /** Organization id (`Organization.id`). */
+  org: string;
+  /** The model group the bucket limits, or `*` for the owner's default bucket (every model not listed). */
+  model: string;
+  /** Limits applied at the last counted request. */
+  limits: Limits;
+  /** Requests counted against the bucket (2xx or a stall after admission). */
+  admitted: number;
+  /** 429s on rpm or tpm; `refusedOnTokens` of them on tokens. */
+  refused: number;
+  refusedOnTokens: number;
+  /** Windows opened since reset. */
+  windows: number;
+  /** Most 429s within one window: "at most 1 upstream 429 per bucket per window" is `<= 1`. */
+  maxRefusedInWindow: number;
+  /** The open window (zeros and `Date.now()` when none is open). */
+  usedRequests: number;
+  usedTokens: number;
+  windowEndsAt: number;
+}
+
 export interface RequestLogEntry {
   secret?: string;
   method: string;
@@ -93,14 +157,26 @@ export interface SimProvider {
   port: number;
   stats(secret: string): KeyStats;
   totals(): Totals;
-  /** Epoch ms when this key's current window ends; `Date.now()` if it has no open window (nothing to wait for). */
-  windowEndsAt(secret: string): number;
-  /** Pre-spends n requests of the key's current window (opening one if needed): "used by someone else". */
-  consume(secret: string, n: number): void;
+  /**
+   * Epoch ms when the window of the bucket this key draws on for `model` ends (no model: the default
+   * bucket); `Date.now()` if it has no open window (nothing to wait for).
+   */
+  windowEndsAt(secret: string, model?: string): number;
+  /** Pre-spends n requests of that bucket's current window (opening one if needed): "used by someone else". */
+  consume(secret: string, n: number, model?: string): void;
   /** Also registers an unlisted secret as a known key. */
   setMode(secret: string, mode: KeyMode): void;
-  /** Also registers an unlisted secret as a known key. Applies to the current window at once. */
-  setLimits(secret: string, limits: Limits): void;
+  /**
+   * Sets the limits of the key's budget owner (its organization, when it has one) for `model`, or its
+   * default limits. Also registers an unlisted secret as a known key. Applies to the current window at once.
+   */
+  setLimits(secret: string, limits: Limits, model?: string): void;
+  /** The organization a key's answers name; undefined for a key the simulator does not accept. */
+  organization(secret: string): Organization | undefined;
+  /** The bucket a request with this key and model draws on (zeros if it has counted nothing yet). */
+  bucket(secret: string, model?: string): BucketStats | undefined;
+  /** Every bucket that counted a request (or a `consume`) since reset. */
+  buckets(): BucketStats[];
   readonly requestLog: RequestLogEntry[];
   readonly aborted: AbortedEntry[];
   /** Zeroes counters and windows and empties the logs. Modes and limits set at runtime are kept. */

@@ -98,7 +98,7 @@ describe('OpenAI API through the official SDK', () => {
     expect(rate.code).toBe('rate_limit_exceeded');
     expect(rate.type).toBe('requests');
     expect(rate.message).toMatch(
-      /Rate limit reached for gpt-4o-mini in organization org-sim on requests per min \(RPM\): Limit 2, Used 2, Requested 1\. Please try again in \d+(\.\d+)?(ms|s)\./,
+      /Rate limit reached for gpt-4o-mini in organization org-[A-Za-z0-9]{24} on requests per min \(RPM\): Limit 2, Used 2, Requested 1\. Please try again in \d+(\.\d+)?(ms|s)\./,
     );
     expect(rate.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(rate.headers.get('x-ratelimit-limit-requests')).toBe('2');
