@@ -6,8 +6,6 @@ import type { BudgetOptions, KeyMode, KeyOptions, KeyStats, Limits, ModelLimits,
 /** A key the simulator accepts, with its organization, the buckets it draws on, and its mode. */
 export interface ResolvedKey {
   secret: string;
-  /** Limits of the owner's default bucket. */
-  limits: Limits;
   mode: KeyMode;
   organization: Organization;
   project?: string;
@@ -74,7 +72,6 @@ export class KeyRegistry {
     const models = { ...this.defaults.models, ...owner?.models };
     const key: ResolvedKey = {
       secret,
-      limits,
       mode: listed?.mode ?? 'ok',
       organization,
       project: listed?.project,

@@ -51,6 +51,20 @@ export type Admission =
       snapshot: WindowSnapshot;
     };
 
+/** The counters of a bucket that has counted nothing yet. */
+const UNUSED = {
+  open: false,
+  start: 0,
+  requests: 0,
+  tokens: 0,
+  admitted: 0,
+  refused: 0,
+  refusedOnTokens: 0,
+  windows: 0,
+  refusedInWindow: 0,
+  maxRefusedInWindow: 0,
+} as const;
+
 export class WindowLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
@@ -104,10 +118,11 @@ export class WindowLimiter {
     return bucket?.open ? bucket.start + this.windowMs : now;
   }
 
-  /** Counters of one bucket; undefined if it never counted anything since reset. */
-  stats(id: string, now: number): BucketStats | undefined {
-    const bucket = this.current(id, now);
-    return bucket ? this.report(bucket, now) : undefined;
+  /** Counters of one bucket (zeros if it has counted nothing since reset). */
+  stats(ref: BucketRef, now: number): BucketStats {
+    const bucket = this.current(ref.id, now);
+    if (bucket) return this.report(bucket, now);
+    return this.report({ ...ref, ...UNUSED }, now);
   }
 
   all(now: number): BucketStats[] {
@@ -138,21 +153,7 @@ export class WindowLimiter {
   private open(ref: BucketRef, now: number): Bucket {
     let bucket = this.current(ref.id, now);
     if (!bucket) {
-      bucket = {
-        org: ref.org,
-        model: ref.model,
-        limits: ref.limits,
-        open: false,
-        start: now,
-        requests: 0,
-        tokens: 0,
-        admitted: 0,
-        refused: 0,
-        refusedOnTokens: 0,
-        windows: 0,
-        refusedInWindow: 0,
-        maxRefusedInWindow: 0,
-      };
+      bucket = { org: ref.org, model: ref.model, limits: ref.limits, ...UNUSED };
       this.buckets.set(ref.id, bucket);
     }
     if (!bucket.open) {

@@ -1,16 +1,15 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { anthropicApi } from './anthropic-api';
-import { replyPieces } from './content';
-import { type Dialect, isReply, type Reply } from './dialect';
 import { ModelGroups } from './buckets';
-import { isRecord } from './content';
+import { isRecord, replyPieces } from './content';
+import { type Dialect, isReply, type Reply } from './dialect';
 import { DEFAULT_LIMITS, KeyRegistry } from './keys';
 import { type WindowSnapshot, WindowLimiter } from './limits';
 import { openaiApi } from './openai-api';
 import { openaiResponsesApi } from './openai-responses';
 import { isGone, sendEvents, untilClosed, waitUnlessClosed, writeSseHead } from './sse';
-import type { AbortedEntry, BucketStats, RequestLogEntry, SimOptions, SimProvider } from './types';
+import type { AbortedEntry, RequestLogEntry, SimOptions, SimProvider } from './types';
 
 /** Bodies above this are refused with 413, so a runaway test cannot exhaust memory. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -268,9 +267,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     },
     bucket: (secret, model) => {
       const key = registry.resolve(secret);
-      if (!key) return undefined;
-      const ref = key.buckets.forModel(model);
-      return limiter.stats(ref.id, Date.now()) ?? unusedBucket(ref.org, ref.model, ref.limits);
+      return key && limiter.stats(key.buckets.forModel(model), Date.now());
     },
     buckets: () => limiter.all(Date.now()),
     requestLog,
@@ -290,22 +287,6 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
         server.closeAllConnections();
       });
     },
-  };
-}
-
-function unusedBucket(org: string, model: string, limits: BucketStats['limits']): BucketStats {
-  return {
-    org,
-    model,
-    limits: { ...limits },
-    admitted: 0,
-    refused: 0,
-    refusedOnTokens: 0,
-    windows: 0,
-    maxRefusedInWindow: 0,
-    usedRequests: 0,
-    usedTokens: 0,
-    windowEndsAt: Date.now(),
   };
 }
 
