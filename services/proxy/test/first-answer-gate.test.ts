@@ -1,20 +1,11 @@
-import { CLIENT_TOKEN, startRig, type Rig } from './harness';
+import { countStatuses, startRig, timedChat, type Rig } from './harness';
 
 /**
  * The first-answer gate through the whole request path: on a cold pool (no key answered yet, no budget
  * known) a burst must not reach the provider before its rate-limit headers have been seen, and a slow
  * provider must delay the burst, never refuse it.
  */
-const chat = (rig: Rig) => async () => {
-  const started = performance.now();
-  const res = await fetch(`${rig.proxy.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  await res.arrayBuffer();
-  return { status: res.status, ms: performance.now() - started };
-};
+const chat = (rig: Rig) => () => timedChat(rig);
 
 const upstream429s = (rig: Rig) => rig.secrets.reduce((sum, s) => sum + rig.sim.stats(s).rateLimited, 0);
 const upstreamOk = (rig: Rig) => rig.secrets.reduce((sum, s) => sum + rig.sim.stats(s).ok, 0);
@@ -25,8 +16,7 @@ describe('first-answer gate (cold pool)', () => {
     const rig = await startRig({ keys: 2, rpm: 5, windowMs: 2000, sim: { latencyMs: 150 } });
     try {
       const answers = await Promise.all(Array.from({ length: 30 }, chat(rig)));
-      const byStatus = answers.reduce<Record<number, number>>((n, a) => ({ ...n, [a.status]: (n[a.status] ?? 0) + 1 }), {});
-      expect(byStatus).toEqual({ 200: 10, 429: 20 });
+      expect(countStatuses(answers.map((a) => a.status))).toEqual({ 200: 10, 429: 20 });
       expect(upstreamOk(rig)).toBe(10);
       // Without the gate the burst leaves before any answer and the provider answers the excess with
       // 429s (6 in a run with the gate switched off).

@@ -60,3 +60,20 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     },
   };
 }
+
+/** One chat completion through the rig's proxy: its status and how long it took (body read). */
+export async function timedChat(rig: Rig, body: Record<string, unknown> = {}): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  const res = await fetch(`${rig.proxy.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }),
+  });
+  await res.arrayBuffer();
+  return { status: res.status, ms: performance.now() - started };
+}
+
+/** How many answers had each status: `{ 200: 8, 429: 12 }`. */
+export function countStatuses(statuses: number[]): Record<number, number> {
+  return statuses.reduce<Record<number, number>>((n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }), {});
+}

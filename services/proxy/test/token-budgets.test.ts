@@ -1,4 +1,4 @@
-import { CLIENT_TOKEN, startRig, type Rig } from './harness';
+import { countStatuses as count, startRig, timedChat, type Rig } from './harness';
 
 /**
  * Token-limited keys: each hand-out reserves the request's estimated tokens (prompt chars / 4 +
@@ -7,16 +7,8 @@ import { CLIENT_TOKEN, startRig, type Rig } from './harness';
  */
 const PROMPT = 'p'.repeat(1600); // 400 tokens
 const MAX_TOKENS = 100; // + 100 = 500 tokens a request
-const big = (rig: Rig) => async () => {
-  const res = await fetch(`${rig.proxy.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: PROMPT }] }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-};
-const count = (statuses: number[]) => statuses.reduce<Record<number, number>>((n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }), {});
+const big = (rig: Rig) => async () =>
+  (await timedChat(rig, { max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: PROMPT }] })).status;
 
 describe('token budgets', () => {
   it('learned: a burst of 500-token requests on keys with 2,000 tokens a window serves 4 per key, <= 1 upstream 429 per key', async () => {

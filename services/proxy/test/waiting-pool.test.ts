@@ -1,22 +1,12 @@
-import { CLIENT_TOKEN, startRig, type Rig } from './harness';
+import { countStatuses, startRig, timedChat, type Rig } from './harness';
 
 /**
  * Pools that may wait (`maxWaitMs`): a request is never answered 429 while its wait budget covers the
  * return of a key, and a cold burst at LLM latencies waits for the first answers instead of going out
  * whole before any rate-limit header was seen.
  */
-const chat = (rig: Rig) => async () => {
-  const started = performance.now();
-  const res = await fetch(`${rig.proxy.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  await res.arrayBuffer();
-  return { status: res.status, ms: performance.now() - started };
-};
-const statuses = (answers: { status: number }[]) =>
-  answers.reduce<Record<number, number>>((n, a) => ({ ...n, [a.status]: (n[a.status] ?? 0) + 1 }), {});
+const chat = (rig: Rig) => () => timedChat(rig);
+const statuses = (answers: { status: number }[]) => countStatuses(answers.map((a) => a.status));
 const upstream429s = (rig: Rig) => rig.secrets.reduce((sum, s) => sum + rig.sim.stats(s).rateLimited, 0);
 
 describe('pools that may wait', () => {
