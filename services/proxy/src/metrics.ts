@@ -30,7 +30,7 @@ class LabelledChildren {
 }
 
 /** Store operations timed by `instrumentStore` (the `op` label of the Redis metrics). */
-export const STORE_OPS = ['acquire', 'report', 'sync', 'snapshot', 'setState'] as const;
+export const STORE_OPS = ['acquire', 'report', 'release', 'sync', 'snapshot', 'setState'] as const;
 export type StoreOp = (typeof STORE_OPS)[number];
 
 /**
