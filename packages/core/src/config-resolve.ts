@@ -56,6 +56,7 @@ function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: Co
     keys,
     maxWaitMs: raw.maxWaitMs,
     defaultOutputTokens: raw.defaultOutputTokens,
+    exposeAccountHeaders: raw.exposeAccountHeaders,
     probeModel: raw.probeModel ?? provider.probe.defaultModel,
   };
   if (limits) pool.limits = limits;

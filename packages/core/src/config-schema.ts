@@ -108,6 +108,9 @@ const pool = z
     keys: listOf(keyEntry).default([]),
     limits: limits.optional(),
     maxWaitMs: nonNegInt.default(0),
+    // The provider's headers naming the keys' owner (openai-organization, anthropic-organization-id)
+    // are dropped from answers unless this is set.
+    exposeAccountHeaders: bool.default(false),
     // Tokens a request is counted for when it names no output limit (max_tokens & co.).
     defaultOutputTokens: nonNegInt.default(1024),
     probeModel: z.string().optional(),

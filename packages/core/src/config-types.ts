@@ -83,6 +83,8 @@ export interface PoolConfig {
   limits?: KeyLimits;
   /** How long a request may wait for a cooling key instead of getting a 429 at once. */
   maxWaitMs: number;
+  /** Pass `openai-organization` / `openai-project` / `anthropic-organization-id` of answers to clients. */
+  exposeAccountHeaders: boolean;
   /** Output tokens a request is estimated at when it names no limit of its own. */
   defaultOutputTokens: number;
   probeModel: string;

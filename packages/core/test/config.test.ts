@@ -141,6 +141,7 @@ describe('defaults', () => {
       keys: [{ id: keyId('sk-minimal-1', DEFAULT_KEY_ID_SECRET), weight: 1 }],
       maxWaitMs: 0,
       defaultOutputTokens: 1024,
+      exposeAccountHeaders: false,
       probeModel: 'gpt-4o-mini',
     });
   });

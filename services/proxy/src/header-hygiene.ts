@@ -19,6 +19,8 @@ const ROUTING_CLAIMS = ['forwarded', 'x-real-ip', 'x-host', 'x-original-url', 'x
 const ACCOUNT_SELECTORS = ['openai-organization', 'openai-project', 'x-goog-user-project', 'anthropic-workspace-id'];
 
 const REQUEST_DROP = new Set([...CLIENT_CREDENTIALS, ...HOP_BY_HOP, ...ROUTING_CLAIMS, ...ACCOUNT_SELECTORS]);
+/** Response headers that name the keys' owner (organization, project): Rotor reads them, clients need not. */
+const ACCOUNT_NAMES = ['openai-organization', 'openai-project', 'anthropic-organization-id'];
 /** Upstream cookies and proxy challenges are the provider's business with Rotor, not the client's. */
 const RESPONSE_DROP = new Set([
   'connection',
@@ -33,6 +35,7 @@ const RESPONSE_DROP = new Set([
   'proxy-authenticate',
   'proxy-authentication-info',
 ]);
+const RESPONSE_DROP_WITH_ACCOUNT = new Set([...RESPONSE_DROP, ...ACCOUNT_NAMES]);
 
 /**
  * Headers named inside `Connection:` are hop-by-hop too, whatever they are called. Undefined when it
@@ -78,7 +81,10 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** The response headers the client sees: the provider's, minus hop-by-hop ones (Node sets framing). */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
-  return copyWithout(upstream, RESPONSE_DROP, connectionNamed(upstream));
+/**
+ * The response headers the client sees: the provider's, minus hop-by-hop ones (Node sets framing),
+ * cookies and proxy challenges, and, unless the pool exposes them, the headers naming the keys' owner.
+ */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders, exposeAccount = false): OutgoingHttpHeaders {
+  return copyWithout(upstream, exposeAccount ? RESPONSE_DROP : RESPONSE_DROP_WITH_ACCOUNT, connectionNamed(upstream));
 }

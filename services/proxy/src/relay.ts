@@ -192,6 +192,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         attempts: tried.length,
         provider,
         secret,
+        exposeAccountHeaders: pool.exposeAccountHeaders,
         idleMs: timeouts.idleMs,
         ...(prefix ? { prefix } : {}),
         onDone: (final) => void report(ctx, lease, final),
@@ -204,7 +205,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       const learned = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
       ctx.metrics.attempt(pool.name, lease.keyId, 'client_error');
       void report(ctx, lease, { ...learned, kind: 'client_error' });
-      const headers = clientResponseHeaders(response.headers);
+      const headers = clientResponseHeaders(response.headers, pool.exposeAccountHeaders);
       delete headers.location;
       delete headers['content-location'];
       delete headers['content-length'];
@@ -260,7 +261,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       return finish(sendRotorError(res, provider, 'upstream_unreachable', message));
     }
     res.writeHead(status, {
-      ...clientResponseHeaders(scrubHeaders(response.headers, poolSecrets)),
+      ...clientResponseHeaders(scrubHeaders(response.headers, poolSecrets), pool.exposeAccountHeaders),
       'x-rotor-attempts': String(tried.length),
     });
     res.end(body);

@@ -16,6 +16,8 @@ export interface StreamOptions {
   prefix?: Buffer;
   /** The key the response was served with: removed from its headers and body if the provider echoes it. */
   secret: string;
+  /** Pass the provider's organization / project headers on (the pool's `exposeAccountHeaders`). */
+  exposeAccountHeaders: boolean;
   /** Called once with the final outcome when the response is over, however it ended. */
   onDone(outcome: Outcome): void;
 }
@@ -34,7 +36,7 @@ export interface StreamOptions {
 export function streamToClient(response: IncomingMessage, res: ServerResponse, options: StreamOptions): void {
   const { lease, outcome, provider, idleMs } = options;
   res.writeHead(response.statusCode ?? 502, {
-    ...clientResponseHeaders(scrubHeaders(response.headers, [options.secret])),
+    ...clientResponseHeaders(scrubHeaders(response.headers, [options.secret]), options.exposeAccountHeaders),
     'x-rotor-key-id': lease.keyId,
     'x-rotor-attempts': String(options.attempts),
   });

@@ -19,6 +19,7 @@ export interface PoolSpec {
   baseUrl?: string;
   /** The pool's `headers` (sent upstream with every key of the pool). */
   headers?: Record<string, string>;
+  exposeAccountHeaders?: boolean;
 }
 
 export interface TopologyOptions {
@@ -118,6 +119,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
           ...(spec.limits ? { limits: spec.limits } : {}),
           ...(spec.maxWaitMs ? { maxWaitMs: spec.maxWaitMs } : {}),
           ...(spec.headers ? { headers: spec.headers } : {}),
+          ...(spec.exposeAccountHeaders ? { exposeAccountHeaders: true } : {}),
         },
       ]),
     ),

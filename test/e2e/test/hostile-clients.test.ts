@@ -75,6 +75,7 @@ beforeAll(async () => {
       restricted: { keys: 1, baseUrl: `${capture.url}/v1` },
       many: { keys: 6 },
       org: { keys: 1, headers: { 'OpenAI-Organization': 'org-configured' } },
+      orgshown: { keys: 1, exposeAccountHeaders: true },
       capture: { keys: 1, baseUrl: `${capture.url}/v1` },
     },
   }).catch(async (error: unknown) => {
@@ -243,6 +244,18 @@ describe('headers that belong to the key owner or to the network', () => {
       for (const name of Object.keys(claims)) if (name !== 'OpenAI-Organization') expect(seen[name.toLowerCase()]).toBeUndefined();
       expect(JSON.stringify(seen)).not.toMatch(/chosen-by-client|evil|6666|\/admin/);
     }
+  });
+});
+
+describe('the provider\'s account headers', () => {
+  it('openai-organization / anthropic-organization-id of answers reach clients only where the pool exposes them', async () => {
+    const hidden = await rawRequest(port, httpText('POST', '/bare/chat/completions', { ...auth, ...json }, chatBody()));
+    const hiddenAnthropic = await rawRequest(port, httpText('POST', '/banth/v1/messages', { ...auth, ...json, 'anthropic-version': '2023-06-01' }, JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })));
+    const shown = await rawRequest(port, httpText('POST', '/orgshown/chat/completions', { ...auth, ...json }, chatBody()));
+    for (const answer of [hidden, hiddenAnthropic, shown]) expect(answer.status).toBe(200);
+    expect(hidden.head.toLowerCase()).not.toContain('openai-organization');
+    expect(hiddenAnthropic.head.toLowerCase()).not.toContain('anthropic-organization-id');
+    expect(shown.head.toLowerCase()).toContain(`openai-organization: ${topo.sim.organization(topo.secrets.orgshown![0]!)!.id}`.toLowerCase());
   });
 });
 
