@@ -33,6 +33,8 @@ export function routeFor(config: RotorConfig, url: string): RouteResult {
   const queryAt = url.search(/[?#]/);
   const pathname = queryAt < 0 ? url : url.slice(0, queryAt);
   const query = queryAt < 0 ? '' : url.slice(queryAt);
+  // `OPTIONS *`, an absolute-form target (`GET http://host/x`): not a path of any route.
+  if (!pathname.startsWith('/')) return { kind: 'no_route' };
   for (const route of config.routes) {
     const { prefix } = route;
     const matches = prefix === '/' || pathname === prefix || pathname.startsWith(prefix + '/');
@@ -47,32 +49,44 @@ export function routeFor(config: RotorConfig, url: string): RouteResult {
 }
 
 const SEPARATOR = /\/|%2f|%5c|\\/i;
-const DOT = /%2e/gi;
-const ENCODED_DOT = /%2e/i;
+/** Every spelling of a dot an upstream or intermediary may decode: %2e, overlong UTF-8, %u002e. */
+const DOT = /%2e|%c0%ae|%e0%80%ae|%u002e/gi;
+const MAYBE_DOT = /%2e|%c0%ae|%e0%80%ae|%u002e|%25/i;
+const DOUBLE_ENCODED = /%25/gi;
 
 /**
  * `path` (starting with '/') with its dot segments resolved (RFC 3986 §5.2.4), or undefined when a
  * `..` would climb above its start. A path without dot segments is returned unchanged, byte for byte.
+ * A segment counts as a dot segment in every form something after Rotor might read as one: percent-
+ * or double-percent-encoded, overlong UTF-8, with `;` path parameters or trailing NUL / spaces.
  */
 export function resolveDotSegments(path: string): string | undefined {
   // The common case (no dot at all) costs one scan, not a split.
-  if (!path.includes('.') && !ENCODED_DOT.test(path)) return path;
-  const segments = path.slice(1).split(SEPARATOR);
-  const isDot = (segment: string) => {
-    const plain = segment.replace(DOT, '.');
-    return plain === '.' || plain === '..';
-  };
-  if (!segments.some(isDot)) return path;
+  if (!path.includes('.') && !MAYBE_DOT.test(path)) return path;
+  // Double (or triple) encoding decoded first, so `%252e` and `%252f` are seen as what they become.
+  let canonical = path;
+  for (let i = 0; i < 3 && DOUBLE_ENCODED.test(canonical); i++) canonical = canonical.replace(DOUBLE_ENCODED, '%');
+  const segments = canonical.slice(1).split(SEPARATOR);
+  const dots = segments.map(dotsOf);
+  if (!dots.some((d) => d !== undefined)) return path;
   const kept: string[] = [];
   for (let i = 0; i < segments.length; i++) {
-    const plain = segments[i]!.replace(DOT, '.');
-    if (plain !== '.' && plain !== '..') {
+    const dot = dots[i];
+    if (dot === undefined) {
       kept.push(segments[i]!);
       continue;
     }
-    if (plain === '..' && kept.pop() === undefined) return undefined;
+    if (dot === '..' && kept.pop() === undefined) return undefined;
     // `/a/b/..` is `/a/`: a dot segment at the end leaves a trailing slash.
     if (i === segments.length - 1) kept.push('');
   }
   return '/' + kept.join('/');
+}
+
+function dotsOf(segment: string): '.' | '..' | undefined {
+  const plain = segment
+    .split(';', 1)[0]!
+    .replace(DOT, '.')
+    .replace(/(?:%00|%20|%09|\s)+$/i, '');
+  return plain === '.' || plain === '..' ? plain : undefined;
 }

@@ -45,6 +45,8 @@ describe('routeFor', () => {
     expect(withRoot.routes.map((r) => r.prefix)).toEqual(['/v1', '/']);
     expect(routeFor(withRoot, '/v1beta/models')).toMatchObject({ prefix: '/', rest: '/v1beta/models' });
     expect(routeFor(withRoot, '/../x')).toMatchObject({ kind: 'leaves_route', prefix: '/' });
+    // Not paths: never routed, not even by the catch-all.
+    for (const target of ['*', 'http://127.0.0.1:9/x', 'v1/models']) expect(routeFor(withRoot, target)).toEqual({ kind: 'no_route' });
     expect(routeFor(withRoot, '/v1/models')).toMatchObject({ prefix: '/v1', rest: '/models' });
   });
 });
@@ -63,6 +65,14 @@ describe('dot segments', () => {
     '/v1/./../x',
     '/anthropic/../v1/models',
     '/v1/special/../models',
+    '/v1/..;/..;/x',
+    '/v1/%2e%2e;/%2e%2e;/x',
+    '/v1/%252e%252e/%252e%252e/x',
+    '/v1/..%255c..%255cx',
+    '/v1/%c0%ae%c0%ae/%c0%ae%c0%ae/x',
+    '/v1/..%00/..%00/x',
+    '/v1/..%20/..%20/x',
+    '/v1/%u002e%u002e/%u002e%u002e/x',
   ])('%s leaves its route and is refused', (path) => {
     expect(routeFor(config, path).kind).toBe('leaves_route');
   });
@@ -80,6 +90,9 @@ describe('dot segments', () => {
     ['/a..b/c.d', '/a..b/c.d'],
     ['/a/.../b', '/a/.../b'],
     ['/files/file-a%2Fb', '/files/file-a%2Fb'],
+    ['/files/a%2520b', '/files/a%2520b'],
+    ['/a/..;x/b', '/b'],
+    ['/a/b/..;/c', '/a/c'],
   ])('%s stays inside as %s', (path, resolved) => {
     expect(resolveDotSegments(path)).toBe(resolved);
   });

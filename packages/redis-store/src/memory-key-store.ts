@@ -47,6 +47,9 @@ const processTag = crypto.randomBytes(4).toString('hex');
 let leaseCounter = 0;
 const nextToken = () => `m${processTag}${(leaseCounter++).toString(36)}`;
 const LEASE_REAP_BATCH = 16;
+/** acquire-6.lua's NEARLY_SPENT: a token budget with less than this share of its limit left is spent. */
+const NEARLY_SPENT = 0.05;
+const nearlySpent = (left: number, limit: number | undefined) => left <= 0 || (limit !== undefined && left < limit * NEARLY_SPENT);
 const CLIENT_WINDOW_MS = 60_000;
 
 /**
@@ -91,8 +94,10 @@ export class MemoryKeyStore implements KeyStore {
 
     const excluded = new Set(options.exclude ?? []);
     let awaitingFirstAnswer = false;
-    // As acquire-6.lua: keys waiting for their first answer are skipped, at most 16 of them.
-    for (let guard = 0, gatedSkips = 0; guard < 1000 && gatedSkips < 16; guard++) {
+    let fitsAt: number | undefined;
+    // As acquire-6.lua: keys waiting for their first answer are skipped, at most 16 of them, and so
+    // are keys this request does not fit (at most 16 more).
+    for (let guard = 0, gatedSkips = 0, misfits = 0; guard < 1000 && gatedSkips < 16 && misfits < 16; guard++) {
       const head = p.ring.lowest(excluded.size + 1).find((e) => !excluded.has(e.member));
       if (!head) break;
       const key = p.keys.get(head.member)!;
@@ -103,6 +108,12 @@ export class MemoryKeyStore implements KeyStore {
         continue;
       }
       const blocked = this.spentUntil(key, options.tokens ?? 0, now);
+      if (blocked?.why === 'does_not_fit') {
+        excluded.add(key.id);
+        misfits++;
+        if (fitsAt === undefined || blocked.until < fitsAt) fitsAt = blocked.until;
+        continue;
+      }
       if (blocked) {
         this.toCooling(p, key, blocked.until, blocked.why);
         continue;
@@ -119,12 +130,13 @@ export class MemoryKeyStore implements KeyStore {
         ...(remaining >= 0 ? { remainingRequests: remaining } : {}),
       };
     }
+    // The soonest of: a cooling key's return, a cold key's first answer, a skipped key fitting.
+    const candidates: number[] = [];
     const earliest = p.cooling.lowest(1)[0];
-    if (awaitingFirstAnswer) {
-      const wait = earliest ? Math.min(this.policy.settleMs, earliest.score - now) : this.policy.settleMs;
-      return { ok: false, waitMs: Math.max(1, wait) };
-    }
-    if (earliest) return { ok: false, waitMs: Math.max(1, earliest.score - now) };
+    if (earliest) candidates.push(earliest.score - now);
+    if (awaitingFirstAnswer) candidates.push(this.policy.settleMs);
+    if (fitsAt !== undefined) candidates.push(fitsAt - now);
+    if (candidates.length > 0) return { ok: false, waitMs: Math.max(1, Math.min(...candidates)) };
     return { ok: false };
   }
 
@@ -453,14 +465,15 @@ export class MemoryKeyStore implements KeyStore {
       key.resetTokAt = undefined;
       key.remTok = key.limTok !== undefined ? Math.floor(key.limTok * this.share) : undefined;
     }
+    // As acquire-6.lua: cool a key that cannot hold this request only when it is nearly spent.
     const fits = key.limTok === undefined || tokens <= key.limTok;
     if (key.remTok !== undefined && key.resetTokAt !== undefined && fits && key.remTok < Math.max(tokens, 1)) {
-      return { until: key.resetTokAt, why: 'budget_tokens' };
+      return { until: key.resetTokAt, why: nearlySpent(key.remTok, key.limTok) ? 'budget_tokens' : 'does_not_fit' };
     }
     const tpm = key.tpm !== undefined && key.tpm > 0 ? Math.max(1, Math.floor(key.tpm * this.share)) : undefined;
     if (tpm !== undefined && tokens > 0 && tokens <= tpm) {
-      const freeAt = this.tokenWindowFreeAt(key, tpm, tokens, key.windowMs ?? 60_000, now);
-      if (freeAt !== undefined) return { until: freeAt, why: 'tpm' };
+      const window = this.tokenWindowFreeAt(key, tpm, tokens, key.windowMs ?? 60_000, now);
+      if (window !== undefined) return { until: window.freeAt, why: nearlySpent(window.left, tpm) ? 'tpm' : 'does_not_fit' };
     }
     const rpm = this.rpmOf(key);
     if (rpm !== undefined && key.log.length >= rpm) {
@@ -522,19 +535,20 @@ export class MemoryKeyStore implements KeyStore {
     return remaining;
   }
 
-  /** leases.lua's tokenWindowFreeAt: undefined when `tokens` more fit under `tpm`, else when they will. */
-  private tokenWindowFreeAt(key: MemKey, tpm: number, tokens: number, windowMs: number, now: number): number | undefined {
+  /** leases.lua's tokenWindowFreeAt: undefined when `tokens` more fit under `tpm`, else when they will and what is left now. */
+  private tokenWindowFreeAt(key: MemKey, tpm: number, tokens: number, windowMs: number, now: number): { freeAt: number; left: number } | undefined {
     while (key.tlog.length > 0 && key.tlog[key.tlog.length - 1]![0] + windowMs <= now) {
       key.tlogSum -= key.tlog.pop()![1];
     }
     let sum = key.tlogSum;
     if (sum + tokens <= tpm) return undefined;
+    const left = tpm - sum;
     for (let i = key.tlog.length - 1; i >= 0; i--) {
       const [at, spent] = key.tlog[i]!;
       sum -= spent;
-      if (sum + tokens <= tpm) return at + windowMs;
+      if (sum + tokens <= tpm) return { freeAt: at + windowMs, left };
     }
-    return now + windowMs;
+    return { freeAt: now + windowMs, left };
   }
 
   private releaseLease(p: MemPool, member: string): boolean {

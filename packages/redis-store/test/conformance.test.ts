@@ -347,6 +347,40 @@ describe.each(subjects)('%s', (_name, make) => {
       expect((await store.snapshot('p')).keys[0]).toMatchObject({ remainingRequests: 0 });
     });
 
+    it('a request too large for what a key has left skips it without cooling it; a nearly spent key cools', async () => {
+      const { store } = make();
+      await store.sync('p', ids(2));
+      const tokens = { limitTokens: 20_000, resetTokensMs: 5000 };
+      for (const remainingTokens of [19_000, 500]) {
+        await store.report(await lease(store), outcome('success', { ...tokens, remainingTokens }));
+      }
+      // 19,500 tokens fit nowhere. k00 (19,000 left) is only skipped by this request; k01 (500 of 20,000
+      // left: under 5 %) is as good as spent and cools. The wait is until the first reset.
+      const big = await store.acquire('p', { tokens: 19_500 });
+      expect(big.ok).toBe(false);
+      expect(!big.ok && big.waitMs).toBeGreaterThan(4000);
+      expect((await store.snapshot('p')).keys.map((k) => [k.state, k.reason])).toEqual([
+        ['active', undefined],
+        ['cooling', 'budget_tokens'],
+      ]);
+      // k00 still serves what it holds.
+      const small = await store.acquire('p', { tokens: 1000 });
+      expect(small.ok && small.lease.keyId).toBe('k00');
+    });
+
+    it('declared tpm: a request too large for what is left of the window skips the key, a nearly full window cools it', async () => {
+      const { store } = make();
+      await store.sync('p', [{ id: 'k00', weight: 1, tpm: 1000, windowMs: 60_000 }]);
+      await store.release(await lease(store)); // nothing spent yet
+      expect((await store.acquire('p', { tokens: 600 })).ok).toBe(true); // 400 left
+      const big = await store.acquire('p', { tokens: 500 });
+      expect(big).toMatchObject({ ok: false });
+      expect((await store.snapshot('p')).keys[0]!.state).toBe('active');
+      expect((await store.acquire('p', { tokens: 380 })).ok).toBe(true); // 20 left: under 5 % of 1,000
+      expect(await store.acquire('p', { tokens: 100 })).toMatchObject({ ok: false });
+      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'cooling', reason: 'tpm' });
+    });
+
     it('requests still in flight are subtracted from what a header says is left', async () => {
       const { store } = make();
       await store.sync('p', ids(1));
@@ -572,7 +606,8 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
           journal[i]!.push(`${action} ${id} -> ${r}`);
         }
       } else {
-        specs = random() < 0.5 ? specs.slice(1) : [...specs, { id: `n${step}`, weight: 1 }];
+        // Never below two keys, so there is always one to act on.
+        specs = random() < 0.5 && specs.length > 2 ? specs.slice(1) : [...specs, { id: `n${step}`, weight: 1 }];
         for (const [i, store] of stores.entries()) journal[i]!.push(`sync ${JSON.stringify(await store.sync('p', specs))}`);
       }
     }

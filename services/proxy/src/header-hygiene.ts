@@ -3,14 +3,62 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 /** Credentials a client may send: never forwarded (the pool key is the only credential upstream sees). */
 const CLIENT_CREDENTIALS = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key', 'cookie', 'proxy-authorization'];
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1), plus those a proxy must set itself. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect'];
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1), those a proxy must set itself, and those that would let the
+ * answer escape Rotor's reading of it: `accept-encoding` (Rotor asks for `identity`, so it can classify
+ * and scrub what it passes on), `range` / `if-range` (an answer in pieces could carry a key past the
+ * scrubber one piece at a time), `max-forwards`.
+ */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+  'accept-encoding',
+  'range',
+  'if-range',
+  'max-forwards',
+];
 
 /**
- * Headers that tell a server (or an intermediary before it) who the client is or which URL was
- * "really" asked for: a client must not choose them. Every `x-forwarded-*` goes too (a prefix check).
+ * Headers that tell a server (or an intermediary before it) who the client is, which host, URL or
+ * method was "really" asked for: a client must not choose them. Every `x-forwarded-*` goes too (a
+ * prefix check).
  */
-const ROUTING_CLAIMS = ['forwarded', 'x-real-ip', 'x-host', 'x-original-url', 'x-rewrite-url', 'x-original-host', 'x-client-ip'];
+const ROUTING_CLAIMS = [
+  'forwarded',
+  'x-forwarded',
+  'via',
+  'origin',
+  'referer',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-cluster-client-ip',
+  'fastly-client-ip',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'x-host',
+  'x-original-host',
+  'x-host-override',
+  'x-http-host-override',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-override-url',
+  'x-envoy-original-path',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+];
 
 /**
  * Headers that choose whose account a key bills (OpenAI organization / project, Google's quota
@@ -76,6 +124,7 @@ export function upstreamRequestHeaders(
 ): IncomingHttpHeaders {
   const out = copyWithout(client, REQUEST_DROP, connectionNamed(client));
   if (keyHeaders) Object.assign(out, keyHeaders);
+  out['accept-encoding'] = 'identity';
   for (const name of Object.keys(credential)) out[name.toLowerCase()] = credential[name];
   if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
   return out;
@@ -87,4 +136,30 @@ export function upstreamRequestHeaders(
  */
 export function clientResponseHeaders(upstream: IncomingHttpHeaders, exposeAccount = false): OutgoingHttpHeaders {
   return copyWithout(upstream, exposeAccount ? RESPONSE_DROP : RESPONSE_DROP_WITH_ACCOUNT, connectionNamed(upstream));
+}
+
+/**
+ * Query parameters that carry a credential or choose the billed project on Google's APIs (system
+ * parameters that every Google API reads, whatever the pool's provider): removed from the path a
+ * client asked for, so neither a client's key nor its choice of project reaches the provider.
+ */
+const OWNER_PARAMS = new Set(['key', 'access_token', 'userproject', 'quotauser', 'oauth_token']);
+
+/** `path` (with its query) without OWNER_PARAMS; unchanged (same string) when it has none. */
+export function upstreamPath(path: string): string {
+  const queryAt = path.indexOf('?');
+  if (queryAt < 0) return path;
+  const params = path.slice(queryAt + 1).split('&');
+  const kept = params.filter((param) => {
+    const name = param.split('=', 1)[0]!;
+    let decoded = name;
+    try {
+      decoded = decodeURIComponent(name);
+    } catch {
+      // a malformed name is compared as it is
+    }
+    return !OWNER_PARAMS.has(decoded.trim().toLowerCase());
+  });
+  if (kept.length === params.length) return path;
+  return kept.length > 0 ? `${path.slice(0, queryAt)}?${kept.join('&')}` : path.slice(0, queryAt);
 }

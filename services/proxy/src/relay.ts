@@ -3,7 +3,7 @@ import type { Outcome, PoolConfig, PoolKey, Provider, RotorConfig } from '@rotor
 import { isRotorError, providers, readRequestCost } from '@rotor/core';
 import type { AcquireResult, KeyStore, Lease } from '@rotor/redis-store';
 import type { Logger } from './logger';
-import { clientResponseHeaders, upstreamRequestHeaders } from './header-hygiene';
+import { clientResponseHeaders, upstreamPath, upstreamRequestHeaders } from './header-hygiene';
 import { readCapped } from './read-capped';
 import { sendRotorError } from './error-response';
 import { scrubBody, scrubHeaders } from './scrub';
@@ -72,6 +72,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
   const rateLimited = new Set<string>();
   let waitingAttempts = 0;
   const gateForMs = Math.max(FIRST_ANSWER_WAIT_MS, pool.maxWaitMs - SETTLE_WAIT_MS);
+  const forwardedPath = upstreamPath(request.path);
   // What the provider will count this request for (prompt + output limit), reserved at each hand-out.
   const { tokens } = readRequestCost(pool.provider, request.path, request.body, pool.defaultOutputTokens);
   const started = performance.now();
@@ -138,7 +139,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       req,
       res,
       {
-        path: request.path,
+        path: forwardedPath,
         headers: upstreamRequestHeaders(clientHeaders, provider.credentialHeaders(secret), request.body?.length, key.headers),
         ...(request.body ? { body: request.body } : {}),
         headersTimeoutMs: timeouts.headersMs,
@@ -185,6 +186,16 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
 
     const { response } = result;
     const status = response.statusCode ?? 502;
+    // Some providers quote the key in an error body: none of the pool's secrets is passed on.
+    const poolSecrets = () => [...(ctx.keys.get(pool.name)?.values() ?? [])].map((k) => k.secret);
+    if (status < 100 || status > 599) {
+      // Not HTTP (writeHead would throw): the provider's fault, counted against the key like a 5xx.
+      response.destroy();
+      const outcome: Outcome = { kind: 'server_error', status, rateLimit: {} };
+      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+      void report(ctx, lease, outcome);
+      return finish(sendRotorError(res, provider, 'upstream_unreachable', `the provider answered with an invalid status (${status})`));
+    }
     const stream = (outcome: Outcome, prefix?: Buffer) =>
       streamToClient(response, res, {
         lease,
@@ -205,12 +216,12 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       const learned = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
       ctx.metrics.attempt(pool.name, lease.keyId, 'client_error');
       void report(ctx, lease, { ...learned, kind: 'client_error' });
-      const headers = clientResponseHeaders(response.headers, pool.exposeAccountHeaders);
+      const headers = clientResponseHeaders(scrubHeaders(response.headers, poolSecrets()), pool.exposeAccountHeaders);
       delete headers.location;
       delete headers['content-location'];
       delete headers['content-length'];
       res.writeHead(status, { ...headers, 'x-rotor-redirect': 'not-followed', 'x-rotor-attempts': String(tried.length) });
-      res.end(Buffer.concat(chunks));
+      res.end(scrubBody(Buffer.concat(chunks), poolSecrets()));
       return finish(status);
     }
     if (status < 400) {
@@ -223,9 +234,8 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     const { chunks, complete } = await readCapped(response, ERROR_BODY_CAP);
     const raw = Buffer.concat(chunks);
     const outcome = provider.classify({ status, headers: response.headers, body: raw.toString('utf8'), nowMs: Date.now() });
-    // Some providers quote the key in an error body: none of the pool's secrets is passed on.
-    const poolSecrets = [...(ctx.keys.get(pool.name)?.values() ?? [])].map((k) => k.secret);
-    const body = scrubBody(raw, poolSecrets);
+    const secrets = poolSecrets();
+    const body = scrubBody(raw, secrets);
     ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
     const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
     const retryable = keyProblem || (outcome.kind === 'server_error' && retry.on5xx);
@@ -250,7 +260,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       continue;
     }
     if (!complete) {
-      response.headers = scrubHeaders(response.headers, poolSecrets);
+      response.headers = scrubHeaders(response.headers, secrets);
       stream(outcome, body);
       return finish(status);
     }
@@ -261,7 +271,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       return finish(sendRotorError(res, provider, 'upstream_unreachable', message));
     }
     res.writeHead(status, {
-      ...clientResponseHeaders(scrubHeaders(response.headers, poolSecrets), pool.exposeAccountHeaders),
+      ...clientResponseHeaders(scrubHeaders(response.headers, secrets), pool.exposeAccountHeaders),
       'x-rotor-attempts': String(tried.length),
     });
     res.end(body);

@@ -40,17 +40,23 @@ export function replaceAll(data: Buffer, needle: Buffer, replacement: Buffer): B
 
 /**
  * The same for response headers: every answer's (a success's too, with the key it was served with).
- * Returns `headers` itself when no value holds a secret (the common case allocates nothing).
+ * A header whose name holds a secret is dropped. Returns `headers` itself when nothing holds a secret
+ * (the common case allocates nothing).
  */
 export function scrubHeaders(headers: IncomingHttpHeaders, secrets: Iterable<string>): IncomingHttpHeaders {
+  // Node lower-cases header names: compare names with the lower-cased secrets.
   const list = [...secrets].filter(Boolean);
+  const lower = list.map((secret) => secret.toLowerCase());
   const holds = (value: string) => list.some((secret) => value.includes(secret));
-  const dirty = Object.values(headers).some((v) => v !== undefined && (Array.isArray(v) ? v.some(holds) : holds(v)));
+  const namedBySecret = (name: string) => lower.some((secret) => name.includes(secret));
+  const dirty = Object.entries(headers).some(
+    ([name, v]) => namedBySecret(name) || (v !== undefined && (Array.isArray(v) ? v.some(holds) : holds(v))),
+  );
   if (!dirty) return headers;
   const clean = (value: string) => list.reduce((text, secret) => text.split(secret).join(redaction(secret)), value);
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
+    if (value === undefined || namedBySecret(name)) continue;
     out[name] = Array.isArray(value) ? value.map(clean) : clean(value);
   }
   return out;

@@ -43,13 +43,16 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
   if (options.prefix) res.write(options.prefix);
   const eventStream = /^text\/event-stream/i.test(String(response.headers['content-type'] ?? ''));
   let tail = options.prefix ? options.prefix.subarray(-4) : Buffer.alloc(0);
-  let cut: 'idle' | 'broken' | undefined;
+  let cut: 'idle' | 'broken' | 'client_stalled' | undefined;
   let clientLeft = false;
   let piping = true;
+  // Paused because the client does not read what it was sent (backpressure), not because the
+  // provider is silent: a stall then is the client's, never the key's.
+  let heldByClient = false;
   const scrubber = new StreamScrubber(options.secret);
   // Re-armed by refresh() on every chunk: one timer per response, not one per chunk.
   const idle = setTimeout(() => {
-    cut = 'idle';
+    cut = heldByClient ? 'client_stalled' : 'idle';
     response.destroy();
   }, idleMs);
   // A pipe of our own (not response.pipe): every chunk passes the scrubber; backpressure as pipe's.
@@ -58,9 +61,16 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
     tail = chunk.length >= 4 ? chunk.subarray(-4) : Buffer.concat([tail, chunk]).subarray(-4);
     if (!piping) return;
     const out = scrubber.push(chunk);
-    if (out.length > 0 && !res.write(out)) response.pause();
+    if (out.length > 0 && !res.write(out)) {
+      heldByClient = true;
+      response.pause();
+    }
   });
-  res.on('drain', () => response.resume());
+  res.on('drain', () => {
+    heldByClient = false;
+    idle.refresh();
+    response.resume();
+  });
   // A connection reset mid-body surfaces as an error on the response: handled in `done`.
   response.on('error', () => {});
 
@@ -71,7 +81,10 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
     clearTimeout(idle);
     let final = outcome;
     piping = false;
-    if (!response.complete && !clientLeft && !res.writableFinished) {
+    if (cut === 'client_stalled') {
+      // The provider answered; the client stopped reading for idleMs: cut it, blame no key.
+      res.destroy();
+    } else if (!response.complete && !clientLeft && !res.writableFinished) {
       cut ??= 'broken';
       final = { ...outcome, kind: cut === 'idle' ? 'timeout' : 'connection_error' };
       if (eventStream) {
@@ -94,7 +107,7 @@ export function streamToClient(response: IncomingMessage, res: ServerResponse, o
   response.resume();
 }
 
-function errorEvent(provider: Provider, cut: 'idle' | 'broken', idleMs: number, tail: Buffer): string {
+function errorEvent(provider: Provider, cut: 'idle' | 'broken' | 'client_stalled', idleMs: number, tail: Buffer): string {
   const body =
     cut === 'idle'
       ? provider.errorBody(504, `the provider's stream sent nothing for ${idleMs} ms; Rotor closed it`, 'timeout_error')

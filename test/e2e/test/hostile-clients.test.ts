@@ -39,6 +39,9 @@ beforeAll(async () => {
       return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"Unauthorized"}');
     }
     const key = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (seen.url.startsWith('/v1/r302echo')) {
+      return void res.writeHead(302, { location: 'https://elsewhere.test/', 'x-echo': key }).end(`redirecting with key ${key}`);
+    }
     // A provider that echoes the key it was sent, in a 2xx header, a JSON body and an event stream,
     // and sets a cookie and a proxy challenge.
     const headers = { ...OK_HEADERS, 'x-echo-key': `used ${key}`, 'set-cookie': 'upstream_session=abc; Path=/', 'proxy-authenticate': 'Basic realm="upstream"' };
@@ -74,6 +77,8 @@ beforeAll(async () => {
       revoked: { keys: 2 },
       restricted: { keys: 1, baseUrl: `${capture.url}/v1` },
       many: { keys: 6 },
+      tokdos: { keys: 2 },
+      toolarge: { keys: 1 },
       org: { keys: 1, headers: { 'OpenAI-Organization': 'org-configured' } },
       orgshown: { keys: 1, exposeAccountHeaders: true },
       capture: { keys: 1, baseUrl: `${capture.url}/v1` },
@@ -83,6 +88,7 @@ beforeAll(async () => {
     throw error;
   });
   port = topo.proxies[0]!.port;
+  for (const secret of [...topo.secrets.tokdos!, ...topo.secrets.toolarge!]) topo.sim.setLimits(secret, { rpm: 1000, tpm: 20_000 });
   worker = await startWorkerProcess(topo.configFile);
 }, 90_000);
 
@@ -127,6 +133,10 @@ describe('paths are normalised before routing', () => {
     ['POST', '/bare/chat/..%5c..%5c..%5cx'],
     ['GET', '/banth/../bare/models'],
     ['GET', '/bare/./../models'],
+    ['GET', '/bare/..;/..;/x'],
+    ['GET', '/bare/%252e%252e/%252e%252e/x'],
+    ['GET', '/bare/%c0%ae%c0%ae/%c0%ae%c0%ae/x'],
+    ['GET', '/bare/..%00/..%00/x'],
   ])('%s %s is refused with 400 and the provider receives nothing', async (method, target) => {
     const before = upstreamCalls();
     const answer = await rawRequest(port, httpText(method, target, { ...auth, ...json }, method === 'POST' ? chatBody() : ''));
@@ -197,6 +207,30 @@ describe('401/403 take a key out only when they say the credential is bad', () =
   });
 });
 
+describe('one client cannot cool a pool with one large request', () => {
+  const ask = (pool: string, maxTokens: number) =>
+    rawRequest(port, httpText('POST', `/${pool}/chat/completions`, { ...auth, ...json }, JSON.stringify({ model: 'gpt-4o-mini', max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] })));
+
+  it('a request too large for what every key has left is refused by Rotor, and no key cools for it', async () => {
+    for (let i = 0; i < 2; i++) expect((await ask('tokdos', 5)).status).toBe(200); // both keys learn 20,000
+    const before = upstreamCalls();
+    const big = await ask('tokdos', 19_995);
+    expect(big.status).toBe(429);
+    expect(upstreamCalls()).toBe(before);
+    expect(await states('tokdos')).toEqual(['active', 'active']);
+    expect((await ask('tokdos', 5)).status).toBe(200);
+  });
+
+  it('the provider\'s "Request too large" 429 goes to the client and cools no key', async () => {
+    expect((await ask('toolarge', 5)).status).toBe(200);
+    const huge = await ask('toolarge', 50_000); // over the whole limit: Rotor leaves it to the provider
+    expect(huge.status).toBe(429);
+    expect(huge.body).toContain('Request too large');
+    expect(await states('toolarge')).toEqual(['active']);
+    expect((await ask('toolarge', 5)).status).toBe(200);
+  });
+});
+
 describe('one client cannot empty a pool', () => {
   it(`one client token takes at most ${KEYS_OUT_PER_MINUTE} keys out per minute; another client is not held back`, async () => {
     for (const secret of topo.secrets.many!) topo.sim.setMode(secret, 'invalid');
@@ -231,6 +265,11 @@ describe('headers that belong to the key owner or to the network', () => {
     'X-Original-URL': '/admin',
     'X-Rewrite-URL': '/admin',
     Forwarded: 'for=6.6.6.6;host=evil.test',
+    'True-Client-IP': '6.6.6.6',
+    Via: '1.1 evil',
+    'X-HTTP-Method-Override': 'DELETE',
+    'X-Envoy-Original-Path': '/admin',
+    Range: 'bytes=0-9',
   };
 
   it('client organization / project and routing claims never reach the provider; a configured organization does', async () => {
@@ -242,8 +281,17 @@ describe('headers that belong to the key owner or to the network', () => {
     expect(without!['openai-organization']).toBeUndefined();
     for (const seen of [withOrg!, without!]) {
       for (const name of Object.keys(claims)) if (name !== 'OpenAI-Organization') expect(seen[name.toLowerCase()]).toBeUndefined();
-      expect(JSON.stringify(seen)).not.toMatch(/chosen-by-client|evil|6666|\/admin/);
+      expect(JSON.stringify(seen)).not.toMatch(/chosen-by-client|evil|6666|\/admin|DELETE|bytes=/);
     }
+  });
+
+  it('Rotor asks for an uncompressed answer (it must read it), and drops credential / billing query parameters', async () => {
+    const before = capture.requests.length;
+    const answer = await rawRequest(port, httpText('POST', '/capture/echo?keep=1&key=client-key&userProject=billing-evil&access_token=t', { ...auth, ...json, 'Accept-Encoding': 'gzip, br' }, chatBody()));
+    expect(answer.status).toBe(200);
+    const seen = capture.requests[before]!;
+    expect(seen.headers['accept-encoding']).toBe('identity');
+    expect(seen.url).toBe('/v1/echo?keep=1');
   });
 });
 
@@ -276,6 +324,11 @@ describe('what a provider sends that a client must not see', () => {
     expect(JSON.parse(jsonText)).toEqual({ echoed: expect.stringMatching(/^\[redacted\]\*+$/) });
     expect(sse.body).toContain('[redacted]');
     expect(sse.body).toContain('data: [DONE]');
+    // A redirect answer is scrubbed too (it is returned, never followed).
+    const redirect = await rawRequest(port, httpText('GET', '/capture/r302echo', auth));
+    expect(redirect.status).toBe(302);
+    expect(redirect.head + redirect.body).not.toContain(secret);
+    expect(redirect.head.toLowerCase()).not.toContain('location:');
     // The capture server did get the key: the scrubbing is Rotor's.
     expect(capture.requests.some((r) => r.headers.authorization === `Bearer ${secret}`)).toBe(true);
   });

@@ -53,6 +53,13 @@ function credentialKind(status: number, code: string | undefined, message: strin
   return status === 401 ? 'invalid_key' : 'permission_denied';
 }
 
+/**
+ * 429 "Request too large for gpt-4o in organization org-… on tokens per min (TPM): Limit 30000,
+ * Requested 50001": this request can never fit the key's limit. The request is at fault, not the key:
+ * the client gets the answer and no key cools.
+ */
+const REQUEST_TOO_LARGE = /^request too large\b/i;
+
 export function readOpenAiError(status: number, body: string | undefined): ErrorReading {
   const json = parseJson(body);
   const code = stringField(json, 'error', 'code');
@@ -63,6 +70,11 @@ export function readOpenAiError(status: number, body: string | undefined): Error
   const reading: ErrorReading = errorCode ? { errorCode } : {};
   // 402 Payment Required: what compatible hosts (DeepSeek "Insufficient Balance", ...) send for no credit.
   if ((status === 429 && quotaCode) || status === 402) reading.kind = 'quota_exhausted';
+  const errorMessage = stringField(json, 'error', 'message')?.trim() ?? '';
+  if (status === 429 && !quotaCode && REQUEST_TOO_LARGE.test(errorMessage)) {
+    reading.kind = 'client_error';
+    reading.errorCode = 'request_too_large';
+  }
   if (status === 401 || status === 403) {
     // `{"error":{"message":...}}`, or a bare `{"error":"..."}` / `{"message":...}` from compatible hosts.
     const message = stringField(json, 'error', 'message') ?? stringField(json, 'error') ?? stringField(json, 'message') ?? '';

@@ -142,6 +142,22 @@ describe('openai.classify', () => {
       { kind: 'permission_denied', status: 401, rateLimit: {} },
     ],
     [
+      '429 "Request too large": the request can never fit, the key is not rate limited',
+      {
+        status: 429,
+        headers: { 'retry-after': '56' },
+        body: body({
+          message:
+            'Request too large for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Requested 50001. The input or output tokens must be reduced in order to run successfully.',
+          type: 'tokens',
+          param: null,
+          code: 'rate_limit_exceeded',
+        }),
+        nowMs: NOW,
+      },
+      { kind: 'client_error', status: 429, errorCode: 'request_too_large', rateLimit: { retryAfterMs: 56_000 } },
+    ],
+    [
       '401 with a body nobody documented: the credential was not accepted',
       { status: 401, body: '<html>Unauthorized</html>', nowMs: NOW },
       { kind: 'invalid_key', status: 401, rateLimit: {} },

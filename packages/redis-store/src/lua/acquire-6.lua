@@ -64,6 +64,13 @@ for id in string.gmatch(ARGV[3], '[^,]+') do
   excludedCount = excludedCount + 1
 end
 
+-- A token budget with less than this share of its limit left is as good as spent: cool the key.
+local NEARLY_SPENT = 0.05
+local function nearlySpent(left, limit)
+  if left <= 0 then return true end
+  return limit ~= nil and left < limit * NEARLY_SPENT
+end
+
 -- Returns the ms at which the key's budget frees up and why ('budget' learned from the provider's
 -- headers, 'rpm' declared in the config), or nil when the key may be used now; nil, 'first_answer'
 -- when the key was never answered (no report has a last_at) and already has a request in flight: a
@@ -115,17 +122,25 @@ local function spentUntil(id, detailKey)
     rcall('HDEL', detailKey, 'reset_tok_at')
     remTok = nil
   end
-  -- The token budget must hold this request's tokens, not just be above 0. A request larger than the
-  -- whole learned limit is left to the provider (cooling every key for it would stop the pool).
+  -- The token budget must hold this request's tokens, not just be above 0. A key that cannot is cooled
+  -- only when it is (nearly) spent; one that still has room for smaller requests is only skipped by
+  -- this one (one large request must not take every key out for everybody). A request larger than
+  -- the whole learned limit is left to the provider.
   local limTok = tonumber(f[9])
   local fits = not limTok or tokens <= limTok
-  if remTok and resetTok and fits and remTok < math.max(tokens, 1) then return resetTok, 'budget_tokens' end
+  if remTok and resetTok and fits and remTok < math.max(tokens, 1) then
+    if nearlySpent(remTok, limTok) then return resetTok, 'budget_tokens' end
+    return resetTok, 'does_not_fit'
+  end
   local tpm = tonumber(f[8])
   if tpm and tpm > 0 and tokens > 0 and tokens <= tpm then
     -- Declared tpm as a sliding window of the tokens handed out in the last window_ms.
     local windowMs = tonumber(f[6]) or 60000
-    local freeAt = tokenWindowFreeAt(detailKey, tpm, tokens, windowMs, now)
-    if freeAt then return freeAt, 'tpm' end
+    local freeAt, left = tokenWindowFreeAt(detailKey, tpm, tokens, windowMs, now)
+    if freeAt then
+      if nearlySpent(left, tpm) then return freeAt, 'tpm' end
+      return freeAt, 'does_not_fit'
+    end
   end
   local rpm = tonumber(f[5])
   if rpm and rpm > 0 then
@@ -144,7 +159,10 @@ end
 -- Skipping keys that wait for their first answer is bounded: past 16 of them at the head of the
 -- ring, the pool is cold almost everywhere, and the caller waits settle ms anyway.
 local guard, awaitingFirstAnswer, gatedSkips = 0, false, 0
-while guard < 1000 and gatedSkips < 16 do
+-- Keys skipped because this request does not fit what they have left (see spentUntil), bounded as
+-- the gated ones are; when they are all there is, the request waits for the first of them to fit.
+local misfits, fitsAt = 0, nil
+while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   guard = guard + 1
   local head = rcall('ZRANGE', ringKey, 0, excludedCount, 'WITHSCORES')
   local id, score
@@ -163,6 +181,11 @@ while guard < 1000 and gatedSkips < 16 do
     excludedCount = excludedCount + 1
     awaitingFirstAnswer = true
     gatedSkips = gatedSkips + 1
+  elseif why == 'does_not_fit' then
+    excluded[id] = true
+    excludedCount = excludedCount + 1
+    misfits = misfits + 1
+    if not fitsAt or blockedUntil < fitsAt then fitsAt = blockedUntil end
   elseif blockedUntil then
     toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, why)
   else
@@ -176,11 +199,13 @@ while guard < 1000 and gatedSkips < 16 do
 end
 
 local earliest = rcall('ZRANGE', coolingKey, 0, 0, 'WITHSCORES')
-if earliest[2] or awaitingFirstAnswer then
-  local wait = settleMs
-  if earliest[2] and (not awaitingFirstAnswer or tonumber(earliest[2]) - now < wait) then
-    wait = tonumber(earliest[2]) - now
-  end
+if earliest[2] or awaitingFirstAnswer or fitsAt then
+  -- The soonest of: a cooling key's return, a cold key's first answer (settle ms), a skipped key's
+  -- budget holding this request.
+  local wait
+  if earliest[2] then wait = tonumber(earliest[2]) - now end
+  if awaitingFirstAnswer and (not wait or settleMs < wait) then wait = settleMs end
+  if fitsAt and (not wait or fitsAt - now < wait) then wait = fitsAt - now end
   if wait < 1 then wait = 1 end
   return { 0, wait }
 end

@@ -42,7 +42,7 @@ end
 
 -- Declared tpm: the tokens handed out in the last `windowMs` ("<ms>:<tokens>" entries, newest first,
 -- their sum in `tlog_sum`). Drops what aged out, then returns nil when `tokens` more fit under `tpm`,
--- else the ms at which enough will have aged out.
+-- else the ms at which enough will have aged out and the tokens left now.
 local function tokenWindowFreeAt(detailKey, tpm, tokens, windowMs, now)
   local tlogKey = detailKey .. ':tlog'
   if rcall('EXISTS', tlogKey) == 0 then
@@ -60,14 +60,15 @@ local function tokenWindowFreeAt(detailKey, tpm, tokens, windowMs, now)
   end
   rcall('HSET', detailKey, 'tlog_sum', sum)
   if sum + tokens <= tpm then return nil end
+  local left = tpm - sum
   -- The oldest entries age out first: the window frees enough when the sum of the rest fits.
   local entries = rcall('LRANGE', tlogKey, 0, -1)
   for i = #entries, 1, -1 do
     local at, spent = string.match(entries[i], '^(%d+):(%d+)$')
     sum = sum - tonumber(spent)
-    if sum + tokens <= tpm then return tonumber(at) + windowMs end
+    if sum + tokens <= tpm then return tonumber(at) + windowMs, left end
   end
-  return now + windowMs
+  return now + windowMs, left
 end
 
 -- Leases of crashed replicas expire: drain a few per call so the cost stays bounded.
