@@ -117,9 +117,10 @@ async function openMemoryStore(
 ): Promise<ProxyStore> {
   const store = new MemoryKeyStore(policy);
   await syncPools(config, store);
+  // The first words are what `rotor start` prints when it chose memory:// itself (no Redis found).
   const detail =
-    'no Redis (redis.url memory://): key state lives in this process only; run ONE replica, as more would ' +
-    'each spend every key in full and share no cooldowns';
+    'single replica: state in memory; set REDIS_URL to share it (no Redis, redis.url memory://: key state ' +
+    'lives in this process only; run ONE replica, as more would each spend every key in full and share no cooldowns)';
   logger.warn(`NO REDIS: ${detail}`);
   metrics.setFallback(true);
   return {

@@ -4,6 +4,7 @@ import { ProbeScheduler, createLogger as createWorkerLogger, startWorker } from 
 import { findConfig, parseSource } from '../config-source';
 import { watchConfigFile } from '../config-watch';
 import { DEMO_CLIENT_TOKEN, startDemo } from '../demo';
+import { chooseStore } from '../local-store/choose';
 import { onShutdown } from '../signals';
 
 /**
@@ -13,13 +14,15 @@ import { onShutdown } from '../signals';
  */
 export async function proxyCommand(options: { withWorker?: boolean } = {}): Promise<void> {
   const source = findConfig();
-  let config = parseSource(source);
+  // No Redis named and none at the default address: Rotor starts its own, or runs on its memory.
+  const store = await chooseStore(source, parseSource(source));
+  let config = store.apply(parseSource(source));
   const logger = createLogger(config.log.level);
   let closeSim: (() => Promise<void>) | undefined;
   const demo = totalKeys(config) === 0;
   if (demo) {
     const started = await startDemo(source, config);
-    config = started.config;
+    config = store.apply(started.config);
     closeSim = () => started.sim.close();
     console.log(`\n*** DEMO MODE: no provider keys configured (${source.file}).`);
     console.log(`*** Every pool points at the built-in simulated provider (${started.sim.url}), 3 demo keys, 20 requests/min each.`);
@@ -27,7 +30,9 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
   } else if (config.clientTokens.length === 0) {
     throw new Error('clientTokens: at least one client token is required (set ROTOR_CLIENT_TOKEN)');
   }
-  const worker = options.withWorker
+  for (const line of store.banner) console.log(line);
+  // memory:// has no Redis, so no queue and no worker: keys out of rotation stay out until a restart.
+  const worker = options.withWorker && config.redis.url !== 'memory://'
     ? await startWorker(config, { logger: createWorkerLogger(config.log.level) })
     : undefined;
   // Opened once the proxy has reached Redis; a key parked before that is found by the worker's reconciliation.
@@ -40,13 +45,13 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
       );
     },
   });
-  // memory:// has no Redis, so no queue and no worker: keys out of rotation stay out until a restart.
   if (config.redis.url !== 'memory://') scheduler ??= await ProbeScheduler.open(config);
+  store.listening(handle.port);
   announce(config, handle, demo);
   if (worker) console.log(`rotor worker (same process): metrics on http://${config.host}:${worker.metricsPort}/metrics`);
   process.on('SIGHUP', () => {
     try {
-      const next = parseSource(findConfig());
+      const next = store.apply(parseSource(findConfig()));
       void handle.reload(next).catch((error: Error) => logger.error({ err: error.message }, 'reload failed'));
       scheduler?.reload(next);
       void worker?.reload(next);
@@ -62,7 +67,9 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
     await handle.close();
     await (worker ? worker.close() : scheduler?.close());
     await closeSim?.();
+    await store.stop();
   });
+  store.handOver();
 }
 
 function announce(config: RotorConfig, handle: ProxyHandle, demo: boolean): void {
