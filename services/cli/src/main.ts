@@ -1,7 +1,9 @@
 #!/usr/bin/env -S npx tsx
 import { ConfigError } from '@rotor/core';
 import { findConfig, parseSource } from './config-source';
+import { adminSnapshots } from './inspect/admin-snapshots';
 import { processIo } from './inspect/io';
+import { inspectTarget } from './local-store/attach';
 
 const USAGE = `usage: rotor <command>
   proxy                          start one proxy replica (config: ROTOR_CONFIG, else ./rotor.yaml, else rotor.example.yaml)
@@ -34,12 +36,14 @@ async function main(argv: string[]): Promise<void> {
     case 'worker':
       return load<WorkerCommands>('./commands/worker').workerCommand();
     case 'status': {
-      const config = parseSource(findConfig());
-      process.exit(await load<StatusCommands>('./commands/status').statusCommand(rest, config, processIo));
+      const { config, memory } = target();
+      const open = memory ? async () => adminSnapshots(memory.baseUrl, config.adminToken) : undefined;
+      process.exit(await load<StatusCommands>('./commands/status').statusCommand(rest, config, processIo, open));
     }
     // eslint-disable-next-line no-fallthrough -- process.exit above
     case 'keys': {
-      const config = parseSource(findConfig());
+      const { config, memory } = target();
+      if (memory) throw new Error(`keys: that state is in Rotor pid ${memory.pid}: use its admin API (${memory.baseUrl}/admin/pools)`);
       process.exit(await load<KeysCommands>('./commands/keys').keysCommand(rest, config, processIo));
     }
     // eslint-disable-next-line no-fallthrough -- process.exit above
@@ -47,6 +51,14 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(USAGE);
       process.exit(command ? 2 : 0);
   }
+}
+
+/** The config for status / keys, pointed at the state a Rotor in this folder made for itself, if any (said on stderr). */
+function target(): ReturnType<typeof inspectTarget> {
+  const source = findConfig();
+  const found = inspectTarget(source, parseSource(source));
+  if (found.note) processIo.err(found.note);
+  return found;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -15,7 +15,13 @@ export interface CliProcess {
 
 /** Runs `rotor <args>` as a real process, the way `pnpm rotor` does. */
 export function runCli(args: string[], env: Record<string, string | undefined>, cwd = REPO_ROOT): CliProcess {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  // tsx resolved here, not from `cwd` (a project folder elsewhere has no node_modules).
+  return runProcess(process.execPath, ['--require', require.resolve('tsx/cjs'), MAIN, ...args], env, cwd);
+}
+
+/** Runs any command (e.g. ./scripts/quickstart.sh) with PATH and HOME unless `env` sets them. */
+export function runProcess(command: string, args: string[], env: Record<string, string | undefined>, cwd = REPO_ROOT): CliProcess {
+  const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

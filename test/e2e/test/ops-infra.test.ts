@@ -169,7 +169,9 @@ describe('docker-compose.yml', () => {
     // flags as `pnpm rotor`.
     expect(entry.slice(0, 4)).toEqual(['node', '--max-semi-space-size=8', '--require', 'tsx/cjs']);
     const rootScripts = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(rootScripts.rotor).toBe(`${entry.slice(0, 4).join(' ')} services/cli/src/main.ts`);
+    // `exec`: pnpm passes a SIGTERM to its child only, so the shell must not stay between it and Rotor.
+    expect(rootScripts.rotor).toBe(`exec ${entry.slice(0, 4).join(' ')} services/cli/src/main.ts`);
+    expect(rootScripts.start).toBe(`exec ${entry.slice(0, 4).join(' ')} services/cli/src/main.ts start`);
     expect(fs.existsSync(path.join(REPO_ROOT, entry[4]!.replace('/app/', '')))).toBe(true);
     const main = fs.readFileSync(path.join(REPO_ROOT, 'services/cli/src/main.ts'), 'utf8');
     for (const [, s] of [...proxies, ...workers]) expect(main).toContain(`case '${s.command![0]}':`);

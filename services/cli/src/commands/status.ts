@@ -1,6 +1,7 @@
 import type { RotorConfig } from '@rotor/core';
 import { poolStatus } from '@rotor/proxy';
 import { STATUS_COLUMNS, poolHeadline, statusRow } from '../inspect/format';
+import type { SnapshotSource } from '../inspect/admin-snapshots';
 import { EXIT, parseFlags, type Io } from '../inspect/io';
 import { openStore } from '../inspect/store-client';
 import { renderTable } from '../inspect/table';
@@ -12,7 +13,12 @@ export const STATUS_USAGE = 'usage: rotor status [<pool>...] [--json]';
  * store as the proxies see it: one table per pool (key id, label, state, until, reason, in-flight,
  * successes, failures, 429s), or the same snapshots as JSON (the admin API's GET /admin/pools shape).
  */
-export async function statusCommand(args: readonly string[], config: RotorConfig, io: Io): Promise<number> {
+export async function statusCommand(
+  args: readonly string[],
+  config: RotorConfig,
+  io: Io,
+  open: (config: RotorConfig) => Promise<SnapshotSource> = redisSnapshots,
+): Promise<number> {
   const { json, positional, unknown } = parseFlags(args);
   if (unknown.length) {
     io.err(`rotor status: unknown option ${unknown.join(' ')}\n${STATUS_USAGE}`);
@@ -27,9 +33,9 @@ export async function statusCommand(args: readonly string[], config: RotorConfig
     return EXIT.usage;
   }
   const pools = positional.length ? positional : configured;
-  const client = await openStore(config);
+  const client = await open(config);
   try {
-    const snapshots = await Promise.all(pools.map((pool) => client.store.snapshot(pool)));
+    const snapshots = await Promise.all(pools.map((pool) => client.snapshot(pool)));
     if (json) {
       io.out(JSON.stringify({ pools: snapshots.map(poolStatus) }, null, 2));
       return EXIT.ok;
@@ -48,4 +54,9 @@ export async function statusCommand(args: readonly string[], config: RotorConfig
   } finally {
     await client.close();
   }
+}
+
+async function redisSnapshots(config: RotorConfig): Promise<SnapshotSource> {
+  const client = await openStore(config);
+  return { snapshot: (pool) => client.store.snapshot(pool), close: () => client.close() };
 }
