@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) killRedisServersUnder(dir);
 });
 
-function start(command: 'quickstart' | 'start' | 'proxy' | 'status', env: Record<string, string | undefined>, cwd: string, args: string[] = []): CliProcess {
+function start(command: 'quickstart' | 'start' | 'proxy' | 'worker' | 'status', env: Record<string, string | undefined>, cwd: string, args: string[] = []): CliProcess {
   const proc =
     command === 'quickstart'
       ? runProcess('./scripts/quickstart.sh', [], env, cwd)
@@ -108,6 +108,12 @@ describe('./scripts/quickstart.sh with REDIS_URL unset and nothing at the defaul
     expect(second.output()).toContain('replicas share state only through a Redis they all reach');
     expect(second.output()).toContain('set REDIS_URL on every replica');
     expect(redisServersUnder(dataDir)).toEqual(servers);
+
+    // A worker started there joins that Redis (it is not a second replica).
+    const worker = start('worker', { METRICS_PORT: String(await freePort()), ROTOR_DEFAULT_REDIS_URL: env.ROTOR_DEFAULT_REDIS_URL }, REPO_ROOT);
+    await worker.waitFor('rotor worker: metrics on');
+    expect(worker.output()).toContain('single replica: state in the redis-server Rotor (pid ');
+    await worker.stop();
 
     await rotor.stop(); // SIGTERM to the script's process (pnpm), which passes it on to Rotor
     expect(rotor.output()).toContain('SIGTERM: shutting down');

@@ -1,6 +1,7 @@
 import { startWorker } from '@rotor/worker';
 import { findConfig, parseSource } from '../config-source';
 import { watchConfigFile } from '../config-watch';
+import { inspectTarget } from '../local-store/attach';
 import { onShutdown } from '../signals';
 
 /**
@@ -10,7 +11,9 @@ import { onShutdown } from '../signals';
  */
 export async function workerCommand(): Promise<void> {
   const source = findConfig();
-  const config = parseSource(source);
+  // With no Redis named, a `rotor proxy` in this folder may run on a redis-server it started: work there.
+  const { config, note } = inspectTarget(source, parseSource(source));
+  if (note) console.log(note);
   const handle = await startWorker(config);
   console.log(`rotor worker: metrics on http://${config.host}:${handle.metricsPort}/metrics`);
   for (const pool of Object.values(config.pools)) {
