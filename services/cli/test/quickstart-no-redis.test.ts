@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '@rotor/testkit';
+import { freePort, testRedisUrl } from '@rotor/testkit';
 import { REPO_ROOT, runCli, runProcess, type CliProcess } from './run-cli';
 import { chat, killRedisServersUnder, pathWithoutRedis, redisServersGone, redisServersUnder } from './no-redis';
 
@@ -182,6 +182,16 @@ describe('rotor start and its redis-server', () => {
 
     expect(fs.existsSync(path.join(cwd, '.rotor'))).toBe(false);
     expect(redisServersUnder(cwd)).toEqual([]);
+  }, 60_000);
+
+  it('replicas started together on a Redis at the default address both serve, and make nothing of their own', async () => {
+    const cwd = tempProject();
+    const env = { ROTOR_DEFAULT_REDIS_URL: testRedisUrl() };
+    const a = start('proxy', { ...env, PORT: String(await freePort()) }, cwd);
+    const b = start('proxy', { ...env, PORT: String(await freePort()) }, cwd);
+    await Promise.all([a.waitFor('pool anthropic:'), b.waitFor('pool anthropic:')]);
+    for (const replica of [a, b]) expect(replica.output()).not.toContain('Redis:');
+    expect(fs.existsSync(path.join(cwd, '.rotor'))).toBe(false);
   }, 60_000);
 
   it('a start that fails after Redis was started (port taken) leaves no redis-server and no lock', async () => {

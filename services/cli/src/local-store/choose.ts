@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { RotorConfig } from '@rotor/core';
 import type { ConfigSource } from '../config-source';
 import { defaultRedisUrl, namesRedis, projectDir, redisAnswers, withRedisUrl } from './default-redis';
-import { claimLock, releaseLock, updateLock, type LocalStoreLock } from './lock';
+import { claimLock, readLiveLock, releaseLock, updateLock, type LocalStoreLock } from './lock';
 import { findRedisServer, startLocalRedis, type LocalRedis } from './redis-process';
 
 export const MEMORY_NOTE = 'single replica: state in memory; set REDIS_URL to share it';
@@ -35,12 +35,16 @@ export async function chooseStore(source: ConfigSource, config: RotorConfig, cwd
   if (namesRedis(source)) return unchanged;
   const dir = projectDir(cwd);
   const url = defaultRedisUrl(source);
-  const claimed = claimLock(dir, { pid: process.pid, store: 'memory' });
-  if (!claimed.ok) throw new Error(refusal(claimed.holder, dir));
+  // The lock is taken only by a Rotor that makes its own store, so replicas starting together on a
+  // Redis at the default address never see each other's; one running here on its own store is refused
+  // either way (it shares nothing with them).
   if (await redisAnswers(url, config)) {
-    releaseLock(dir);
+    const holder = readLiveLock(dir);
+    if (holder) throw new Error(refusal(holder, dir));
     return { ...unchanged, apply: (c) => withRedisUrl(c, url) };
   }
+  const claimed = claimLock(dir, { pid: process.pid, store: 'memory' });
+  if (!claimed.ok) throw new Error(refusal(claimed.holder, dir));
 
   const lock: LocalStoreLock = { pid: process.pid, store: 'memory' };
   let redis: LocalRedis | undefined;
