@@ -211,6 +211,22 @@ describe('rotor start and its redis-server', () => {
     }
   }, 60_000);
 
+  it('a SIGTERM while it starts (redis-server spawned, proxy not listening yet) leaves no redis-server and no lock', async () => {
+    const cwd = tempProject();
+    const rotor = start('start', { ...(await ports()), ROTOR_DEFAULT_REDIS_URL: await closedAddress() }, cwd);
+    const deadline = Date.now() + 20_000;
+    while (!redisServersUnder(cwd).length && rotor.child.exitCode === null && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(redisServersUnder(cwd)).toHaveLength(1);
+    expect(rotor.output()).not.toContain('rotor proxy listening');
+    rotor.child.kill('SIGTERM');
+    await rotor.exited;
+    expect(rotor.output()).toContain('SIGTERM: stopping during start');
+    expect(await redisServersGone(cwd, 5000)).toEqual([]);
+    expect(fs.existsSync(path.join(cwd, '.rotor', 'rotor.lock.json'))).toBe(false);
+  }, 60_000);
+
   it('after a SIGKILL, the next start stops the orphaned redis-server and finds the key state it persisted', async () => {
     const cwd = tempProject();
     const dataDir = path.join(cwd, '.rotor', 'redis');

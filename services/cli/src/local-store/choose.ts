@@ -48,11 +48,9 @@ export async function chooseStore(source: ConfigSource, config: RotorConfig, cwd
 
   const lock: LocalStoreLock = { pid: process.pid, store: 'memory' };
   let redis: LocalRedis | undefined;
-  const cleanUp = () => {
-    redis?.stopSync();
-    releaseLock(dir);
-  };
-  // A process.exit anywhere (a failed start included) must not leave Redis or the lock behind...
+  // A process.exit anywhere (a failed start included) must not leave the lock behind (nor Redis: see
+  // startLocalRedis)...
+  const cleanUp = () => releaseLock(dir);
   process.once('exit', cleanUp);
   // ...nor a SIGTERM / SIGINT before the caller's shutdown handler is in place.
   const early = (signal: NodeJS.Signals) => {

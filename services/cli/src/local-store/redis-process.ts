@@ -16,8 +16,6 @@ export interface LocalRedis {
   dir: string;
   /** SIGTERM (Redis saves and exits), SIGKILL after `timeoutMs`; resolves once it has exited. */
   stop(timeoutMs?: number): Promise<void>;
-  /** SIGTERM without waiting, for process 'exit' handlers (Redis finishes its own shutdown). */
-  stopSync(): void;
 }
 
 const PID_FILE = 'redis.pid';
@@ -57,6 +55,11 @@ export async function startLocalRedis(executable: string, dir: string): Promise<
       ],
       { cwd: dir, detached: true, stdio: 'ignore' },
     );
+    // From its spawn (not only once it answers): Rotor exiting for any reason, a signal while Redis is
+    // still loading included, sends it SIGTERM; Redis then saves and exits by itself.
+    const onExit = () => child.kill('SIGTERM');
+    process.on('exit', onExit);
+    child.once('exit', () => process.off('exit', onExit));
     try {
       await waitReady(child, port);
       return handle(child, port, dir);
@@ -74,9 +77,6 @@ function handle(child: ChildProcess, port: number, dir: string): LocalRedis {
     url: `redis://127.0.0.1:${port}`,
     dir,
     stop: (timeoutMs = 10_000) => stopChild(child, timeoutMs),
-    stopSync: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    },
   };
 }
 
