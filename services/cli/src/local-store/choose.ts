@@ -11,8 +11,6 @@ export const MEMORY_NOTE = 'single replica: state in memory; set REDIS_URL to sh
 export interface StoreChoice {
   /** The config with the chosen store's URL (also for a config re-read on SIGHUP or by demo mode). */
   apply(config: RotorConfig): RotorConfig;
-  /** Set when Rotor made its store itself (no Redis named, none at the default address). */
-  local?: 'redis' | 'memory';
   /** Banner lines saying which store and why (empty when the operator's Redis is used as before). */
   banner: string[];
   /** Records the proxy's port in the lock, for `rotor status`. */
@@ -88,7 +86,6 @@ export async function chooseStore(source: ConfigSource, config: RotorConfig, cwd
 
   return {
     apply: (c) => withRedisUrl(c, redis ? redis.url : 'memory://'),
-    local: redis ? 'redis' : 'memory',
     banner,
     listening: (port) => updateLock(dir, Object.assign(lock, { proxyPort: port })),
     handOver: () => {
