@@ -5,10 +5,11 @@ import path from 'node:path';
 /**
  * A PATH with every program of this one except redis-server and its kin (redis-sentinel is a link to
  * it): a machine where no redis-server can be had. Made of symlinks, first match per name, as PATH
- * lookup would find them.
+ * lookup would find them. The directory is pushed on `made`, for the caller to remove.
  */
-export function pathWithoutRedis(): string {
+export function pathWithoutRedis(made: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-no-redis-bin-'));
+  made.push(dir);
   for (const source of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
     let names: string[];
     try {

@@ -15,6 +15,7 @@ import { chat, killRedisServersUnder, pathWithoutRedis, redisServersGone, redisS
 const SERVE_WITHIN_MS = 30_000;
 const running: CliProcess[] = [];
 const dirs: string[] = [];
+const temporary: string[] = [];
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.stop()));
@@ -40,7 +41,9 @@ async function ports() {
 }
 
 function tempProject(): string {
-  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-project-')));
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-project-')));
+  temporary.push(dir);
+  return dir;
 }
 
 /** `rotor status --json` from `cwd`: the sum of successes over the pool's keys, and what it said. */
@@ -71,6 +74,7 @@ beforeAll(() => {
 afterAll(() => {
   killRedisServersUnder(project);
   if (!projectExisted) fs.rmSync(project, { recursive: true, force: true });
+  for (const dir of temporary.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('./scripts/quickstart.sh with REDIS_URL unset and nothing at the default address', () => {
@@ -127,7 +131,7 @@ describe('./scripts/quickstart.sh with REDIS_URL unset and nothing at the defaul
     const note = 'single replica: state in memory; set REDIS_URL to share it';
     const env = {
       ...(await ports()),
-      PATH: pathWithoutRedis(),
+      PATH: pathWithoutRedis(temporary),
       ROTOR_DEFAULT_REDIS_URL: await closedAddress(),
       ROTOR_ADMIN_TOKEN: 'quickstart-admin-token',
     };
