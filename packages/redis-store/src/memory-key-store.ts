@@ -204,6 +204,7 @@ export class MemoryKeyStore implements KeyStore {
     }
     const inRotation = state === 'active' || state === 'cooling';
     let untilMs = 0;
+    let cooledFor = 0;
 
     switch (outcome.kind) {
       case 'success': {
@@ -218,6 +219,7 @@ export class MemoryKeyStore implements KeyStore {
             spentAt = now + resetTok;
           }
           if (spentAt !== undefined && spentAt > now) {
+            cooledFor = spentAt - now;
             untilMs = this.toCooling(p, key, spentAt, 'budget');
             state = 'cooling';
           }
@@ -240,7 +242,8 @@ export class MemoryKeyStore implements KeyStore {
           else wait = delay + delay * jitter * draw;
         }
         if (wait !== undefined) {
-          untilMs = this.toCooling(p, key, now + Math.ceil(Math.max(1, wait)), 'rate_limited');
+          cooledFor = Math.ceil(Math.max(1, wait));
+          untilMs = this.toCooling(p, key, now + cooledFor, 'rate_limited');
           state = 'cooling';
         }
         break;
@@ -265,7 +268,7 @@ export class MemoryKeyStore implements KeyStore {
         break;
     }
     if (state === 'cooling' && untilMs === 0) untilMs = p.cooling.score(key.id) ?? 0;
-    return { state, untilMs, changed: state !== before, reason: key.reason, refused };
+    return { state, untilMs, changed: state !== before, reason: key.reason, refused, cooledFor };
   }
 
   async release(lease: Lease): Promise<boolean> {

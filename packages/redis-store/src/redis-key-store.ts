@@ -139,7 +139,7 @@ export class RedisKeyStore implements KeyStore {
         optional(outcome.errorCode),
         lease.client === undefined ? 0 : this.policy.clientKeysOutPerMinute,
       ],
-    )) as [string | number, number?, number?, string?, number?];
+    )) as [string | number, number?, number?, string?, number?, number?];
     // The key left the config while the request was in flight: nothing to record.
     if (reply[0] === -1) return undefined;
     return {
@@ -148,6 +148,7 @@ export class RedisKeyStore implements KeyStore {
       changed: reply[2] === 1,
       reason: String(reply[3] ?? ''),
       refused: reply[4] === 1,
+      cooledFor: Number(reply[5] ?? 0),
     };
   }
 

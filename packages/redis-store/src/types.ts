@@ -57,6 +57,8 @@ export interface ReportResult {
   reason: string;
   /** The answer would have taken the key out, but the lease's client had used up its keys-out limit. */
   refused: boolean;
+  /** ms of the cooldown this report asked for (0: none); a later one already set may outlast it. */
+  cooledFor: number;
 }
 
 export type KeyAction = 'disable' | 'enable' | 'clear' | 'reinstate' | 'suspend' | 'invalidate';

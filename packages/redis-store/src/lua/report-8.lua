@@ -24,11 +24,12 @@
              KEYS[8] logs the ones it took, so one client token cannot empty a pool
 
   Output:
-    { state, untilMs, changed, reason, refused }
+    { state, untilMs, changed, reason, refused, cooledFor }
                                           state after the report; untilMs for cooling (else 0);
                                           changed = 1 when this report moved the key to another state;
                                           refused = 1 when it would have parked the key but the
-                                          client's keys-out limit was spent (the key stays where it was)
+                                          client's keys-out limit was spent (the key stays where it was);
+                                          cooledFor = ms of the cooldown this report asked for (0: none)
     { -1 }                                unknown key (removed from config meanwhile); nothing written
 ]]
 local rcall = redis.call
@@ -115,6 +116,8 @@ end
 
 local inRotation = state == 'active' or state == 'cooling'
 local untilMs = 0
+-- How long the cooldown this report asked for lasts (ms from now), before ZADD GT keeps a later one.
+local cooledFor = 0
 
 if kind == 'success' then
   rcall('HINCRBY', detailKey, 'ok', 1)
@@ -127,6 +130,7 @@ if kind == 'success' then
       spentAt = now + resetTok
     end
     if spentAt and spentAt > now then
+      cooledFor = spentAt - now
       untilMs = cool(spentAt, 'budget')
       state = 'cooling'
     end
@@ -152,7 +156,8 @@ elseif kind == 'rate_limited' then
     end
     if wait then
       if wait < 1 then wait = 1 end
-      untilMs = cool(now + math.ceil(wait), 'rate_limited')
+      cooledFor = math.ceil(wait)
+      untilMs = cool(now + cooledFor, 'rate_limited')
       state = 'cooling'
     end
   end
@@ -175,4 +180,4 @@ if state == 'cooling' and untilMs == 0 then
 end
 local changed = 0
 if state ~= before then changed = 1 end
-return { state, untilMs, changed, rcall('HGET', detailKey, 'reason') or '', refused }
+return { state, untilMs, changed, rcall('HGET', detailKey, 'reason') or '', refused, cooledFor }
