@@ -3,7 +3,8 @@
 const path = require('node:path');
 
 module.exports = {
-  testEnvironment: 'node',
+  // Node's environment, plus a teardown that stops any process a test file left running (testkit).
+  testEnvironment: path.join(__dirname, 'packages/testkit/src/test-environment.js'),
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['**/test/**/*.test.ts'],

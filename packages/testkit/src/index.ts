@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 
 export { freePort } from './free-port';
+export { spawnTracked, stopProcess, exitReason, requireProgram, liveProcesses, MissingProgramError } from './processes';
 export { spawnRedis, type RedisProcess, type SpawnRedisOptions } from './redis-server';
 export { spawnRedisCluster, type RedisClusterProcess } from './redis-cluster';
 export { writeNginxConfig, type NginxSetup } from './nginx-config';

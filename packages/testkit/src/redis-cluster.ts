@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { requireProgram } from './processes';
 import { spawnRedis, type RedisProcess } from './redis-server';
 
 const run = promisify(execFile);
@@ -13,6 +14,7 @@ export interface RedisClusterProcess {
 
 /** A real Redis Cluster of `masters` primaries (no replicas), created with `redis-cli --cluster create`. */
 export async function spawnRedisCluster(masters = 3): Promise<RedisClusterProcess> {
+  requireProgram('redis-cli');
   const nodes: RedisProcess[] = [];
   for (let i = 0; i < masters; i++) {
     nodes.push(

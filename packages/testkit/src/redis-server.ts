@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { freePort } from './free-port';
+import { exitReason, spawnTracked, stopProcess } from './processes';
 
 /**
  * A private redis-server process for tests: its own port and directory, no persistence, so tests never
@@ -32,7 +33,7 @@ export interface SpawnRedisOptions {
 export async function spawnRedis(options: SpawnRedisOptions = {}): Promise<RedisProcess> {
   const port = options.port ?? (await freePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotor-redis-${port}-`));
-  const child = spawn(
+  const child = spawnTracked(
     'redis-server',
     [
       '--port', String(port),
@@ -62,22 +63,19 @@ export async function spawnRedis(options: SpawnRedisOptions = {}): Promise<Redis
   return handle;
 }
 
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGCONT');
-  child.kill('SIGKILL');
-  await exited;
+function killAndWait(child: ChildProcess): Promise<void> {
+  return stopProcess(child, 'SIGKILL');
 }
 
 async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+    const reason = exitReason(child);
+    if (reason) throw new Error(`redis-server on port ${port} ${reason}`);
     if (await answersPing(port)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  child.kill('SIGKILL');
+  await killAndWait(child);
   throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
 }
 

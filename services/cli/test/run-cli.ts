@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { spawnTracked, stopProcess } from '@rotor/testkit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 const MAIN = path.join(REPO_ROOT, 'services/cli/src/main.ts');
@@ -21,7 +22,7 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
 
 /** Runs any command (e.g. ./scripts/quickstart.sh) with PATH and HOME unless `env` sets them. */
 export function runProcess(command: string, args: string[], env: Record<string, string | undefined>, cwd = REPO_ROOT): CliProcess {
-  const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const child = spawnTracked(command, args, { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,13 +43,6 @@ export function runProcess(command: string, args: string[], env: Record<string, 
         };
         check();
       }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
+    stop: () => stopProcess(child, 'SIGTERM', 15_000),
   };
 }

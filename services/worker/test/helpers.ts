@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Outcome, type RotorConfig } from '@rotor/core';
 import { RedisKeyStore, createRedisClient } from '@rotor/redis-store';
 import { startSimProvider, type KeyOptions, type SimProvider } from '@rotor/sim-provider';
-import { testRedisUrl, uniquePrefix } from '@rotor/testkit';
+import { spawnTracked, testRedisUrl, uniquePrefix } from '@rotor/testkit';
 import { createLogger } from '../src/logger';
 
 export const CLIENT_TOKEN = 'client-token-for-worker-tests';
@@ -172,7 +172,7 @@ const children = new Set<ChildProcess>();
 /**
  * A Rotor process, as production runs it: `node --require tsx/cjs <entry>` (one process, so SIGKILL really
  * kills it), config from ROTOR_CONFIG, worker metrics on a free port (METRICS_PORT=0).
- * `entry`: worker = services/worker/src/main.ts; cli-<command> = `rotor <command>`.
+ * `entry`: worker = `rotor worker` (the only way a worker starts); cli-<command> = `rotor <command>`.
  */
 export function spawnRotor(
   raw: Record<string, unknown>,
@@ -182,11 +182,8 @@ export function spawnRotor(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-worker-test-'));
   const file = path.join(dir, 'rotor.yaml');
   fs.writeFileSync(file, JSON.stringify(raw));
-  const script =
-    entry === 'worker'
-      ? ['services/worker/src/main.ts']
-      : ['services/cli/src/main.ts', entry.slice('cli-'.length)];
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', ...script], {
+  const script = ['services/cli/src/main.ts', entry === 'worker' ? 'worker' : entry.slice('cli-'.length)];
+  const child = spawnTracked(process.execPath, ['--require', 'tsx/cjs', ...script], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, ROTOR_CONFIG: file, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

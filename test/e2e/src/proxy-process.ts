@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '@rotor/testkit';
+import { freePort, spawnTracked, stopProcess } from '@rotor/testkit';
 import { waitForHttp } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -18,7 +18,7 @@ export interface ProxyProcess {
 /** One `rotor proxy` replica as a real process, as production runs it: `node --require tsx/cjs` (one process, so signals reach it). */
 export async function startProxyProcess(configFile: string, env: Record<string, string> = {}): Promise<ProxyProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, 'proxy'], {
+  const child = spawnTracked(process.execPath, ['--require', 'tsx/cjs', CLI, 'proxy'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile, PORT: String(port), ...env },
   });
@@ -29,7 +29,7 @@ export async function startProxyProcess(configFile: string, env: Record<string, 
   try {
     await waitForHttp(`${url}/healthz`, child);
   } catch (error) {
-    child.kill('SIGKILL');
+    await stopProcess(child, 'SIGKILL');
     throw new Error(`${(error as Error).message}\n${out}`);
   }
   return {
@@ -37,13 +37,6 @@ export async function startProxyProcess(configFile: string, env: Record<string, 
     port,
     child,
     output: () => out,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: (signal = 'SIGTERM') => stopProcess(child, signal, 12_000),
   };
 }

@@ -1,9 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, spawnRedis, type RedisProcess } from '@rotor/testkit';
+import { freePort, requireProgram, spawnRedis, spawnTracked, stopProcess, type RedisProcess } from '@rotor/testkit';
 
 const run = promisify(execFile);
 export const SENTINEL_MASTER = 'rotor-primary';
@@ -24,6 +24,9 @@ export interface SentinelSetup {
  * (quorum 2) on loopback, with short timeouts so a failover takes seconds.
  */
 export async function startSentinelSetup(downAfterMs = 1000): Promise<SentinelSetup> {
+  // Before any server starts: a missing program fails the test at once, naming it.
+  requireProgram('redis-sentinel');
+  requireProgram('redis-cli');
   const primary = await spawnRedis();
   const replica = await spawnRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
   await waitFor(async () => (await info(replica.port, 'replication')).includes('master_link_status:up'), 10_000, 'replica in sync');
@@ -46,7 +49,7 @@ export async function startSentinelSetup(downAfterMs = 1000): Promise<SentinelSe
         '',
       ].join('\n'),
     );
-    sentinels.push(spawn('redis-sentinel', [file], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    sentinels.push(spawnTracked('redis-sentinel', [file], { stdio: ['ignore', 'ignore', 'inherit'] }));
     sentinelPorts.push(port);
   }
   for (const port of sentinelPorts) {
@@ -73,16 +76,7 @@ export async function startSentinelSetup(downAfterMs = 1000): Promise<SentinelSe
     url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${SENTINEL_MASTER}`,
     primaryPort: async () => Number((await sentinelMaster(sentinelPorts[0]!))[1]),
     stop: async () => {
-      await Promise.all(
-        sentinels.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once('exit', () => resolve());
-              child.kill('SIGKILL');
-            }),
-        ),
-      );
+      await Promise.all(sentinels.map((child) => stopProcess(child, 'SIGKILL')));
       await primary.kill();
       await replica.kill();
     },

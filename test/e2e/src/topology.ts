@@ -95,6 +95,17 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     keys: Object.fromEntries(all.map((s) => [s, { rpm: options.providerRpm ?? 20 }])),
     ...options.sim,
   });
+  try {
+    return await startOnSim(options, sim, secrets);
+  } catch (error) {
+    // The simulator lives in this process and would keep Jest from exiting; the processes started
+    // before the failure are stopped by the test environment's teardown (testkit).
+    await sim.close();
+    throw error;
+  }
+}
+
+async function startOnSim(options: TopologyOptions, sim: SimProvider, secrets: Record<string, string[]>): Promise<Topology> {
   const choice = options.redis ?? defaultRedis;
   const cluster = choice === 'cluster' ? await spawnRedisCluster(3) : undefined;
   const redis = cluster ? cluster.nodes[0]! : typeof choice === 'object' ? undefined : await spawnRedis();

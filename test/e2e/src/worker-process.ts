@@ -1,6 +1,6 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '@rotor/testkit';
+import { freePort, spawnTracked, stopProcess } from '@rotor/testkit';
 import { REPO_ROOT } from './proxy-process';
 import { waitForHttp } from './wait';
 
@@ -17,7 +17,7 @@ export interface WorkerProcess {
 /** One `rotor worker` replica as a real process, metrics on a free port. */
 export async function startWorkerProcess(configFile: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker'], {
+  const child = spawnTracked(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile, METRICS_PORT: String(port), ...env },
   });
@@ -28,21 +28,14 @@ export async function startWorkerProcess(configFile: string, env: Record<string,
   try {
     await waitForHttp(`${url}/metrics`, child);
   } catch (error) {
-    child.kill('SIGKILL');
+    await stopProcess(child, 'SIGKILL');
     throw new Error(`${(error as Error).message}\n${out}`);
   }
   return {
     url,
     child,
     output: () => out,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopProcess(child, 'SIGTERM', 12_000),
   };
 }
 

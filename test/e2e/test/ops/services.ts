@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '@rotor/testkit';
+import { freePort, spawnTracked, stopProcess } from '@rotor/testkit';
 import { waitForHttp } from '../../src/wait';
 import {
   NGINX_CONFIG,
@@ -37,21 +37,14 @@ function spawned(
     url,
     port,
     output: () => out,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill(stopSignal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopProcess(child, stopSignal, 8000),
   };
 }
 
 /** One `rotor worker` process, as an operator starts it (ROTOR_CONFIG, METRICS_PORT). */
 export async function startWorkerProcess(configFile: string): Promise<Service> {
   const port = await freePort();
-  const child = spawn(TSX, [CLI, 'worker'], {
+  const child = spawnTracked(TSX, [CLI, 'worker'], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH,
@@ -112,7 +105,7 @@ export async function startPrometheus(targets: {
     }),
   };
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
-  const child = spawn(
+  const child = spawnTracked(
     'prometheus',
     [
       `--config.file=${path.join(dir, 'prometheus.yml')}`,
@@ -126,7 +119,7 @@ export async function startPrometheus(targets: {
   const service = spawned(child, url, port);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null)
+    if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`prometheus exited (${child.exitCode}):\n${service.output()}`);
     const ready = await fetch(`${url}/-/ready`).then(
       (r) => r.ok,
@@ -190,7 +183,7 @@ export async function startShippedNginx(upstreamPorts: number[]): Promise<Servic
     .replaceAll('/tmp/', `${dir}/`)
     .replace('/dev/stderr', `${dir}/error.log`);
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const child = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+  const child = spawnTracked('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
   const service = spawned(child, `http://127.0.0.1:${port}`, port, 'SIGQUIT');
   try {
     await waitForHttp(`${service.url}/healthz`, child);
@@ -213,14 +206,14 @@ export interface CliRun {
 /** `rotor <args>` as a process (what an operator types), with the topology's config. */
 export function rotor(args: string[], configFile: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CLI, ...args], {
+    const child = spawnTracked(TSX, [CLI, ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ROTOR_CONFIG: configFile },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.once('error', reject);
     child.once('exit', (status) => {

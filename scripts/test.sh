@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need where it is missing (and says so), then runs
+# every test and prints one closing "N passed, N failed, N skipped" line. .ci/run calls it as it is.
+#
+# The tests start private redis-server / redis-sentinel / nginx / prometheus processes (never the
+# machine's own), and check infra files with promtool. Missing programs are installed with apt-get
+# when this runs as root (or with password-less sudo); otherwise, or with ROTOR_TEST_INSTALL=no, a
+# missing program stops the script at once with one line naming it and how to get it.
+# Extra arguments go to turbo, e.g. `./scripts/test.sh --filter=@rotor/core`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "test.sh: $*"; }
+fail() {
+  echo "test.sh: $*" >&2
+  exit 1
+}
+
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+[ "$node_major" -ge 20 ] || fail "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none)): https://nodejs.org/en/download"
+
+# program -> Debian package. docker-compose is optional: without it the compose file is only parsed.
+required=(redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis-sentinel nginx:nginx promtool:prometheus prometheus:prometheus)
+optional=(docker-compose:docker-compose)
+
+missing_packages() {
+  local entry packages=()
+  for entry in "$@"; do
+    command -v "${entry%%:*}" >/dev/null || packages+=("${entry#*:}")
+  done
+  [ ${#packages[@]} -eq 0 ] || printf '%s\n' "${packages[@]}" | sort -u | tr '\n' ' '
+}
+
+to_install="$(missing_packages "${required[@]}" "${optional[@]}")"
+if [ -n "$to_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ] && command -v apt-get >/dev/null; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && sudo=(sudo); }
+  if [ "$(id -u)" -eq 0 ] || [ ${#sudo[@]} -gt 0 ]; then
+    say "installing with apt-get: $to_install"
+    # shellcheck disable=SC2086 # one word per package
+    if "${sudo[@]}" apt-get update -qq -o Acquire::http::Timeout=30 &&
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -o Acquire::http::Timeout=30 $to_install >/dev/null; then
+      say "installed: $to_install"
+    else
+      say "apt-get could not install every package (checked one by one below)"
+    fi
+  fi
+fi
+
+# Whatever is still missing cannot be installed here: one line each, then stop (never a hang later).
+status=0
+for entry in "${required[@]}"; do
+  program="${entry%%:*}"
+  package="${entry#*:}"
+  if ! command -v "$program" >/dev/null; then
+    echo "test.sh: $program is missing: install it with 'sudo apt-get install $package' (or run this script as root)" >&2
+    status=1
+  fi
+done
+[ "$status" -eq 0 ] || exit 1
+command -v docker-compose >/dev/null || say "docker-compose not installed: docker-compose.yml is only parsed, not checked"
+
+# pnpm, pinned (corepack's download fails its signature check on some machines).
+PNPM_VERSION=9.15.9
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  [ "${ROTOR_TEST_INSTALL:-yes}" != no ] || fail "pnpm $PNPM_VERSION is missing: npm install -g pnpm@$PNPM_VERSION"
+  say "installing pnpm $PNPM_VERSION (npm install -g)"
+  npm install -g "pnpm@$PNPM_VERSION" >/dev/null || fail "pnpm $PNPM_VERSION could not be installed: npm install -g pnpm@$PNPM_VERSION (as root, or with an npm prefix you can write)"
+fi
+pnpm install --frozen-lockfile
+
+summary="$(mktemp)"
+trap 'rm -f "$summary"' EXIT
+export ROTOR_TEST_SUMMARY="$summary"
+status=0
+pnpm test "$@" || status=$?
+
+# One closing line for the whole monorepo (jest prints one per package).
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean);
+  const t = lines.map(JSON.parse).reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
+  console.log(`${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+' "$summary" || true
+exit "$status"
