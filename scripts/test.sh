@@ -31,11 +31,17 @@ missing_packages() {
   [ ${#packages[@]} -eq 0 ] || printf '%s\n' "${packages[@]}" | sort -u | tr '\n' ' '
 }
 
+# Why a missing program was not installed here, for the line that names it.
+not_installed="ROTOR_TEST_INSTALL=no"
 to_install="$(missing_packages "${required[@]}" "${optional[@]}")"
-if [ -n "$to_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ] && command -v apt-get >/dev/null; then
+if [ -n "$to_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && sudo=(sudo); }
-  if [ "$(id -u)" -eq 0 ] || [ ${#sudo[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    not_installed="no apt-get here: use your package manager"
+  elif [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
+    not_installed="not root and no password-less sudo: run it yourself, or run this script as root"
+  else
     say "installing with apt-get: $to_install"
     # shellcheck disable=SC2086 # one word per package
     if "${sudo[@]}" apt-get update -qq -o Acquire::http::Timeout=30 &&
@@ -43,7 +49,7 @@ if [ -n "$to_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ] && command -v 
         -o Acquire::http::Timeout=30 $to_install >/dev/null; then
       say "installed: $to_install"
     else
-      say "apt-get could not install every package (checked one by one below)"
+      not_installed="apt-get failed: check its sources and network"
     fi
   fi
 fi
@@ -54,7 +60,7 @@ for entry in "${required[@]}"; do
   program="${entry%%:*}"
   package="${entry#*:}"
   if ! command -v "$program" >/dev/null; then
-    echo "test.sh: $program is missing: install it with 'sudo apt-get install $package' (or run this script as root)" >&2
+    echo "test.sh: $program is missing: install it with 'sudo apt-get install $package' ($not_installed)" >&2
     status=1
   fi
 done

@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { requireProgram } from '../src';
+
+const TEST_SH = path.resolve(__dirname, '../../../scripts/test.sh');
+
+/**
+ * A PATH with what the script itself uses (bash, node, coreutils) and stand-ins for every test
+ * prerequisite except redis-sentinel: the script only asks whether each is there.
+ */
+function machineWithoutSentinel(withAptGet: boolean): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-bin-'));
+  for (const tool of ['bash', 'env', 'node', 'dirname', 'id', 'sort', 'tr'])
+    fs.symlinkSync(requireProgram(tool), path.join(dir, tool));
+  for (const stub of ['redis-server', 'redis-cli', 'nginx', 'promtool', 'prometheus', 'docker-compose'])
+    fs.writeFileSync(path.join(dir, stub), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  // An apt-get that cannot install anything (no network, no such package in a mirror).
+  if (withAptGet) fs.writeFileSync(path.join(dir, 'apt-get'), '#!/bin/sh\nexit 100\n', { mode: 0o755 });
+  return dir;
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** scripts/test.sh in a process group of its own, so that anything it leaves behind can be found. */
+function runTestSh(env: Record<string, string>): Promise<{ code: number | null; output: string; ms: number; pgid: number }> {
+  const started = Date.now();
+  const child = spawn(requireProgram('bash'), [TEST_SH], { env: { HOME: os.tmpdir(), ...env }, detached: true });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, ms: Date.now() - started, pgid: child.pid! });
+    }),
+  );
+}
+
+describe('./scripts/test.sh with a prerequisite that cannot be installed', () => {
+  it.each([
+    ['installing turned off', { ROTOR_TEST_INSTALL: 'no' }, false, 'ROTOR_TEST_INSTALL=no'],
+    [
+      'apt-get failing',
+      {},
+      true,
+      // The fake PATH has no sudo: a non-root run cannot even try.
+      process.getuid?.() === 0
+        ? 'apt-get failed: check its sources and network'
+        : 'not root and no password-less sudo: run it yourself, or run this script as root',
+    ],
+  ])('%s: stops at once, naming it, its package and why, leaving no process', async (_case, env, withAptGet, why) => {
+    const run = await runTestSh({ PATH: machineWithoutSentinel(withAptGet), ...env });
+    console.log(`test.sh: exit ${run.code} after ${run.ms} ms\n${run.output}`);
+    expect(run.code).toBe(1);
+    expect(run.output).toContain(`test.sh: redis-sentinel is missing: install it with 'sudo apt-get install redis-sentinel' (${why})`);
+    // Only the missing one is named, and nothing else ran (no pnpm, no install, no test).
+    expect(run.output.match(/is missing/g)).toHaveLength(1);
+    expect(run.output).not.toContain('pnpm');
+    expect(run.ms).toBeLessThan(60_000);
+    expect(groupAlive(run.pgid)).toBe(false);
+  });
+});
