@@ -58,6 +58,7 @@ function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: Co
     defaultOutputTokens: raw.defaultOutputTokens,
     exposeAccountHeaders: raw.exposeAccountHeaders,
     probeModel: raw.probeModel ?? provider.probe.defaultModel,
+    optional: raw.optional,
   };
   if (limits) pool.limits = limits;
   return pool;

@@ -115,9 +115,19 @@ const pool = z
     defaultOutputTokens: nonNegInt.default(1024),
     probeModel: z.string().optional(),
     headers: upstreamHeaders.optional(),
+    // A pool that may run without keys (its routes answer 503 until it has some): said at start and
+    // in /readyz. Any other pool without keys is an error, so an unset ${VAR} cannot go unnoticed.
+    optional: bool.default(false),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.keys.length === 0 && !p.optional) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keys'],
+        message: 'the pool has no keys: give it keys, or mark it `optional: true`',
+      });
+    }
     if (p.baseUrl === undefined && providers[p.provider].defaultBaseUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `Required for provider ${p.provider}` });
     }

@@ -88,6 +88,8 @@ export interface PoolConfig {
   /** Output tokens a request is estimated at when it names no limit of its own. */
   defaultOutputTokens: number;
   probeModel: string;
+  /** May have no keys (then its routes answer 503; the start and /readyz say so). */
+  optional: boolean;
 }
 
 export interface RouteConfig {

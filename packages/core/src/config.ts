@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ZodIssue } from 'zod';
 import { ConfigError, formatPath, redact, type ConfigIssue } from './config-error';
 import { expandEnv, type ConfigPath, type Env } from './config-env';
 import { configSchema } from './config-schema';
+import { allFieldNames, closest, knownFields, yamlExcerpt } from './config-hints';
+import { PROVIDER_KINDS } from './providers/provider';
 import { resolve } from './config-resolve';
 import type { RotorConfig } from './config-types';
 
@@ -24,14 +26,19 @@ export function parseConfig(raw: unknown, env: Env): RotorConfig {
   const secrets = collectSecrets(value);
   const result = configSchema.safeParse(value);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => describeIssue(issue, unsetVars, overridden));
-    throw new ConfigError(issues.map((i) => ({ path: i.path, message: redact(i.message, secrets) })));
+    const issues = result.error.issues.flatMap((issue) => describeIssue(issue, unsetVars, overridden));
+    throw new ConfigError(issues.map((i) => ({ path: redact(i.path, secrets), message: redact(i.message, secrets) })));
   }
   return resolve(result.data);
 }
 
 /** Read a YAML file and `parseConfig` it. The only I/O in @rotor/core. */
 export function loadConfig(file: string, env: Env): RotorConfig {
+  return parseConfig(readConfigFile(file), env);
+}
+
+/** The parsed YAML tree of a config file, before validation (what demo mode rewrites). */
+export function readConfigFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -41,13 +48,11 @@ export function loadConfig(file: string, env: Env): RotorConfig {
       cause: err,
     });
   }
-  let raw: unknown;
   try {
-    raw = parseYaml(text);
+    return parseYaml(text);
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `${file}: ${describeYamlError(err)}` }]);
+    throw new ConfigError([{ path: '', message: `${file}: ${describeYamlError(err, text)}` }]);
   }
-  return parseConfig(raw, env);
 }
 
 /** Keys across all pools; 0 means the proxy runs in demo mode. */
@@ -55,14 +60,26 @@ export function totalKeys(config: RotorConfig): number {
   return Object.values(config.pools).reduce((sum, pool) => sum + pool.keys.length, 0);
 }
 
+/** Names of the pools that have no keys (only `optional: true` pools can be empty). */
+export function keylessPools(config: RotorConfig): string[] {
+  return Object.values(config.pools)
+    .filter((pool) => pool.keys.length === 0)
+    .map((pool) => pool.name);
+}
+
+// Words a YAML excerpt may show as they are: field names and provider kinds; longer words are masked.
+const SHOWN_WORDS = new Set([...allFieldNames(configSchema), ...PROVIDER_KINDS]);
+
 /**
  * YAML errors quote the offending source lines, which may hold a key: keep only the first line
- * ("Nested mappings are not allowed ... at line 3, column 7") and drop the excerpt.
+ * ("Nested mappings are not allowed ... at line 3, column 7") and show the lines again with every
+ * value word masked, a caret under the column.
  */
-function describeYamlError(err: unknown): string {
+function describeYamlError(err: unknown, text: string): string {
   if (!(err instanceof Error)) return 'invalid YAML';
-  const first = err.message.split('\n')[0] ?? '';
-  return `invalid YAML: ${first.replace(/:\s*$/, '')}`;
+  const first = (err.message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+  const at = err instanceof YAMLParseError ? err.linePos?.[0] : undefined;
+  return at ? `invalid YAML: ${first}\n${yamlExcerpt(text, at.line, at.col, SHOWN_WORDS)}` : `invalid YAML: ${first}`;
 }
 
 function applyEnvOverrides(value: unknown, env: Env): { path: ConfigPath; name: string }[] {
@@ -89,7 +106,15 @@ function describeIssue(
   issue: ZodIssue,
   unsetVars: { path: ConfigPath; names: string[] }[],
   overridden: { path: ConfigPath; name: string }[],
-): ConfigIssue {
+): ConfigIssue[] {
+  if (issue.code === 'unrecognized_keys') {
+    // One line per field, each with its full path, and the field it was probably meant to be.
+    const known = knownFields(configSchema, issue.path);
+    return issue.keys.map((key) => {
+      const near = closest(key, known);
+      return { path: formatPath([...issue.path, key]), message: `unknown field${near ? `; did you mean ${near}?` : ''}` };
+    });
+  }
   let message = issue.message;
   if (issue.code === 'invalid_enum_value') message = `must be one of ${issue.options.join(', ')}`;
   if (issue.code === 'invalid_type' && issue.received === 'undefined') {
@@ -102,7 +127,7 @@ function describeIssue(
   }
   const override = overridden.find((o) => isPrefix(o.path, issue.path));
   if (override) message += ` (from environment variable ${override.name})`;
-  return { path: formatPath(issue.path), message };
+  return [{ path: formatPath(issue.path), message }];
 }
 
 function isPrefix(prefix: ConfigPath, path: ConfigPath): boolean {

@@ -4,7 +4,7 @@ export * from './headers';
 export * from './errors';
 export * from './key-id';
 export * from './providers';
-export { parseConfig, loadConfig, totalKeys } from './config';
+export { parseConfig, loadConfig, readConfigFile, totalKeys, keylessPools } from './config';
 export { ConfigError, type ConfigIssue } from './config-error';
 export type { Env } from './config-env';
 export type * from './config-types';

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { loadConfig, parseConfig, totalKeys } from '../src/config';
+import { keylessPools, loadConfig, parseConfig, totalKeys } from '../src/config';
 import { ConfigError } from '../src/config-error';
 import { DEFAULT_KEY_ID_SECRET, keyId } from '../src/key-id';
 
@@ -143,16 +143,31 @@ describe('defaults', () => {
       defaultOutputTokens: 1024,
       exposeAccountHeaders: false,
       probeModel: 'gpt-4o-mini',
+      optional: false,
     });
   });
 
-  it('allows a pool with no keys (demo mode)', () => {
+  it('a pool with no keys is an error naming the pool and the variable to set', () => {
+    const err = configError({ pools: { main: { provider: 'openai', keys: '${OPENAI_KEYS}' } }, routes: { '/v1': 'main' } });
+    expect(err.message).toBe(
+      'pools.main.keys: the pool has no keys: give it keys, or mark it `optional: true` (${OPENAI_KEYS} is not set)',
+    );
+  });
+
+  it('allows an optional pool with no keys, and names it', () => {
     const config = parseConfig(
-      { pools: { main: { provider: 'openai', keys: '${OPENAI_KEYS}' } }, routes: { '/v1': 'main' } },
+      {
+        pools: {
+          main: { provider: 'openai', keys: 'sk-main-1' },
+          spare: { provider: 'anthropic', keys: '${ANTHROPIC_KEYS}', optional: true },
+        },
+        routes: { '/v1': 'main', '/anthropic': 'spare' },
+      },
       {},
     );
-    expect(config.pools.main!.keys).toEqual([]);
-    expect(totalKeys(config)).toBe(0);
+    expect(config.pools.spare!.keys).toEqual([]);
+    expect(totalKeys(config)).toBe(1);
+    expect(keylessPools(config)).toEqual(['spare']);
   });
 });
 
@@ -206,7 +221,7 @@ describe('environment', () => {
 
   it('names the unset variable behind a required field', () => {
     const err = configError({
-      pools: { az: { provider: 'azure-openai', baseUrl: '${AZURE_BASE_URL}' } },
+      pools: { az: { provider: 'azure-openai', baseUrl: '${AZURE_BASE_URL}', keys: 'k-1' } },
       routes: { '/az': 'az' },
     });
     expect(err.message).toBe(
@@ -336,7 +351,7 @@ describe('bad fields name their path', () => {
     [
       'misspelt field',
       { pools: { openai: { provider: 'openai', maxWaitMS: 5 } } },
-      "pools.openai: Unrecognized key(s) in object: 'maxWaitMS'",
+      'pools.openai.maxWaitMS: unknown field; did you mean maxWaitMs?',
     ],
     [
       'negative maxWaitMs',
@@ -410,15 +425,37 @@ describe('bad fields name their path', () => {
       { pools: { openai: { provider: 'openai', limits: { rpm: 0 } } } },
       'pools.openai.limits.rpm: Number must be greater',
     ],
-    ['unknown top-level field', { prot: 80 }, "Unrecognized key(s) in object: 'prot'"],
+    ['unknown top-level field', { prot: 80 }, 'prot: unknown field; did you mean port?'],
   ])('%s', (_name, override, expected) => {
     const raw = { pools: { openai: { provider: 'openai' } }, routes: { '/v1': 'openai' }, ...override };
     expect(configError(raw).message).toContain(expected);
   });
 
+  it.each<[string, Record<string, unknown>, string]>([
+    ['top-level near-miss', { clientToken: 'x' }, 'clientToken: unknown field; did you mean clientTokens?'],
+    ['case slip in a pool', { pools: { openai: { provider: 'openai', keys: 'sk-1', MaxWaitMs: 1 } } }, 'pools.openai.MaxWaitMs: unknown field; did you mean maxWaitMs?'],
+    ['nested section', { redis: { comandTimeoutMs: 1 } }, 'redis.comandTimeoutMs: unknown field; did you mean commandTimeoutMs?'],
+    ['two levels down', { worker: { probe: { timeoutMS: 1 } } }, 'worker.probe.timeoutMS: unknown field; did you mean timeoutMs?'],
+    [
+      'a key entry',
+      { pools: { openai: { provider: 'openai', keys: [{ key: 'sk-1', wieght: 2 }] } } },
+      'pools.openai.keys[0].wieght: unknown field; did you mean weight?',
+    ],
+    ['nothing near', { colour: 'blue' }, 'colour: unknown field'],
+  ])('an unknown field is named by its full path, with the field it was meant to be: %s', (_name, override, expected) => {
+    const raw = { pools: { openai: { provider: 'openai', keys: 'sk-1' } }, routes: { '/v1': 'openai' }, ...override };
+    expect(configError(raw).message).toBe(expected);
+  });
+
+  it('names every unknown field of one section on its own line', () => {
+    const err = configError({ ...minimal(), prot: 1, hots: 'x' });
+    expect(err.message).toBe('prot: unknown field; did you mean port?\nhots: unknown field; did you mean host?');
+    expect(err.issues.map((i) => i.path)).toEqual(['prot', 'hots']);
+  });
+
   it('requires azure-openai pools to name their resource', () => {
     expect(
-      configError({ pools: { az: { provider: 'azure-openai' } }, routes: { '/az': 'az' } }).message,
+      configError({ pools: { az: { provider: 'azure-openai', keys: 'k-1' } }, routes: { '/az': 'az' } }).message,
     ).toBe('pools.az.baseUrl: Required for provider azure-openai');
   });
 
@@ -507,6 +544,25 @@ describe('loadConfig file errors', () => {
     }
     expect(message).toMatch(/bad\.yaml: invalid YAML: .*line \d+, column \d+/);
     expect(message).not.toContain('LEAKME');
+  });
+
+  it('shows the offending line, values masked, with a caret under the column', () => {
+    const file = join(dir, 'caret.yaml');
+    writeFileSync(file, 'routes:\n  /v1: openai\npools:\n  openai: { provider: openai, keys: sk-live-LEAKME2\nport: 8080\n');
+    let message = '';
+    try {
+      loadConfig(file, {});
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(
+      [
+        `${file}: invalid YAML: Flow map in block collection must be sufficiently indented and end with a } at line 5, column 1`,
+        '  4 |   openai: { provider: openai, keys: ***************',
+        '  5 | port: 8080',
+        '    | ^',
+      ].join('\n'),
+    );
   });
 
   it('reports duplicate YAML keys', () => {

@@ -5,8 +5,8 @@ const config = parseConfig(
   {
     pools: {
       openai: { provider: 'openai', keys: 'sk-1' },
-      special: { provider: 'openai', baseUrl: 'https://special.test/v1' },
-      anthropic: { provider: 'anthropic' },
+      special: { provider: 'openai', baseUrl: 'https://special.test/v1', optional: true },
+      anthropic: { provider: 'anthropic', optional: true },
     },
     routes: { '/v1': 'openai', '/v1/special/': 'special', '/anthropic': 'anthropic' },
   },
@@ -39,7 +39,7 @@ describe('routeFor', () => {
 
   it('a catch-all "/" route takes what nothing longer matched', () => {
     const withRoot = parseConfig(
-      { pools: { a: { provider: 'openai' }, b: { provider: 'gemini' } }, routes: { '/': 'b', '/v1': 'a' } },
+      { pools: { a: { provider: 'openai', optional: true }, b: { provider: 'gemini', optional: true } }, routes: { '/': 'b', '/v1': 'a' } },
       {},
     );
     expect(withRoot.routes.map((r) => r.prefix)).toEqual(['/v1', '/']);

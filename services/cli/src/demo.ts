@@ -3,12 +3,13 @@ import { parseConfig, type RotorConfig } from '@rotor/core';
 import type { ConfigSource } from './config-source';
 
 export const DEMO_CLIENT_TOKEN = 'rotor-demo';
-const DEMO_KEYS = ['demo-key-1', 'demo-key-2', 'demo-key-3'];
+/** Three keys per pool, each pool its own: traffic on one route never spends another pool's budget. */
+const demoKeys = (pool: string) => [1, 2, 3].map((i) => `demo-${pool}-key-${i}`);
 
 /**
- * Demo mode: no provider keys are configured, so every pool is pointed at the built-in simulated
- * provider (real rate-limit headers and 429s, 20 requests per minute per key) with three demo keys,
- * so a newcomer can send a request at once. Never used when any pool has a key.
+ * Demo mode: no config of the user's own (the shipped example) and no provider keys, so every pool is
+ * pointed at the built-in simulated provider (real rate-limit headers and 429s, 20 requests per minute
+ * per key) with three demo keys of its own, so a newcomer can send a request at once.
  */
 export async function startDemo(source: ConfigSource, config: RotorConfig): Promise<{ config: RotorConfig; sim: SimProvider }> {
   const sim = await startSimProvider({ acceptAnyKey: true, defaultLimits: { rpm: 20 }, latencyMs: 20 });
@@ -18,7 +19,7 @@ export async function startDemo(source: ConfigSource, config: RotorConfig): Prom
     const provider = config.pools[name]?.provider;
     pool.baseUrl = provider === 'anthropic' ? sim.url : `${sim.url}/v1`;
     pool.provider = provider === 'anthropic' ? 'anthropic' : 'openai';
-    pool.keys = DEMO_KEYS;
+    pool.keys = demoKeys(name);
   }
   if (config.clientTokens.length === 0) raw.clientTokens = [DEMO_CLIENT_TOKEN];
   return { config: parseConfig(raw, source.env), sim };

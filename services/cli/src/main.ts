@@ -1,9 +1,10 @@
 #!/usr/bin/env -S npx tsx
 import { ConfigError } from '@rotor/core';
-import { findConfig, parseSource } from './config-source';
+import { findConfig, parseSource, type ConfigSource } from './config-source';
 import { adminSnapshots } from './inspect/admin-snapshots';
 import { processIo } from './inspect/io';
 import { inspectTarget } from './local-store/attach';
+import { namesRedis } from './local-store/default-redis';
 
 const USAGE = `usage: rotor <command>
   proxy                          start one proxy replica (config: ROTOR_CONFIG, else ./rotor.yaml, else rotor.example.yaml)
@@ -36,15 +37,15 @@ async function main(argv: string[]): Promise<void> {
     case 'worker':
       return load<WorkerCommands>('./commands/worker').workerCommand();
     case 'status': {
-      const { config, memory } = target();
+      const { config, memory, origin } = target();
       const open = memory ? async () => adminSnapshots(memory.baseUrl, config.adminToken) : undefined;
-      process.exit(await load<StatusCommands>('./commands/status').statusCommand(rest, config, processIo, open));
+      process.exit(await load<StatusCommands>('./commands/status').statusCommand(rest, config, processIo, open, origin));
     }
     // eslint-disable-next-line no-fallthrough -- process.exit above
     case 'keys': {
-      const { config, memory } = target();
+      const { config, memory, origin } = target();
       if (memory) throw new Error(`keys: that state is in Rotor pid ${memory.pid}: use its admin API (${memory.baseUrl}/admin/pools)`);
-      process.exit(await load<KeysCommands>('./commands/keys').keysCommand(rest, config, processIo));
+      process.exit(await load<KeysCommands>('./commands/keys').keysCommand(rest, config, processIo, origin));
     }
     // eslint-disable-next-line no-fallthrough -- process.exit above
     default:
@@ -53,12 +54,21 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** The config for status / keys, pointed at the state a Rotor in this folder made for itself, if any (said on stderr). */
-function target(): ReturnType<typeof inspectTarget> {
+/**
+ * The config for status / keys, pointed at the state a Rotor in this folder made for itself, if any
+ * (said on stderr), and where its Redis URL came from, for the line that names that Redis.
+ */
+function target(): ReturnType<typeof inspectTarget> & { origin?: string } {
   const source = findConfig();
   const found = inspectTarget(source, parseSource(source));
   if (found.note) processIo.err(found.note);
-  return found;
+  return found.memory ? found : { ...found, origin: redisOrigin(source, found.note !== undefined) };
+}
+
+function redisOrigin(source: ConfigSource, madeByRotorHere: boolean): string {
+  if (source.env.REDIS_URL?.trim()) return 'from REDIS_URL';
+  if (namesRedis(source)) return `from ${source.file}, REDIS_URL not set`;
+  return madeByRotorHere ? 'started by the Rotor in this folder' : 'the default address: REDIS_URL not set';
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

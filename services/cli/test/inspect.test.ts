@@ -175,6 +175,44 @@ describe('rotor status / rotor keys (in process, against a private Redis prefix)
     expect(await statusCommand(['nope'], config, io)).toBe(2);
   });
 
+  it('text mode names the Redis and prefix it read or changed (stderr; --json stays pure)', async () => {
+    const where = `Redis ${testRedisUrl()} (from REDIS_URL), prefix ${config.redis.prefix}\n`;
+    let io = capture();
+    expect(await statusCommand(['spare'], config, io, undefined, 'from REDIS_URL')).toBe(0);
+    expect(io.stderr).toBe(where);
+    io = capture();
+    expect(await keysCommand(['clear', 'spare', config.pools.spare!.keys[0]!.id], config, io, 'from REDIS_URL')).toBe(0);
+    expect(io.stderr).toBe(where);
+    io = capture();
+    expect(await statusCommand(['spare', '--json'], config, io)).toBe(0);
+    expect(io.stderr).toBe('');
+  });
+
+  it('an empty pool says why it may be empty', async () => {
+    const elsewhere = { ...config, redis: { ...config.redis, prefix: uniquePrefix('empty') } };
+    const io = capture();
+    expect(await statusCommand(['openai'], elsewhere, io)).toBe(0);
+    expect(io.stdout).toBe(
+      'pool openai (openai, 0 keys): 0 active, 0 cooling, 0 suspended, 0 disabled\n' +
+        `  (no keys under prefix ${elsewhere.redis.prefix} in this Redis: no proxy with this config has started against it yet, ` +
+        'or the proxies use another Redis or prefix: set REDIS_URL / redis.prefix to theirs)\n',
+    );
+  });
+
+  it('a cooldown that has ended shows as active, not "cooling … (in 0s)"', async () => {
+    const key = config.pools.spare!.keys[0]!.id;
+    const got = await store.acquire('spare', {});
+    if (!got.ok || got.lease.keyId !== key) throw new Error('could not lease the spare key');
+    await store.report(got.lease, outcome('rate_limited', { status: 429, rateLimit: { retryAfterMs: 1 } }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await store.snapshot('spare')).keys[0]!.state).toBe('cooling'); // Redis: until the next acquire
+    const io = capture();
+    expect(await statusCommand(['spare'], config, io)).toBe(0);
+    const lines = io.stdout.trim().split('\n');
+    expect(lines[0]).toBe('pool spare (anthropic, 1 key): 1 active, 0 cooling, 0 suspended, 0 disabled');
+    expect(lines[2]!.split(/\s{2,}/).slice(0, 5)).toEqual([key, '-', 'active', '-', '-']);
+  });
+
   it('says which Redis did not answer', async () => {
     const down = { ...config, redis: { ...config.redis, url: `redis://127.0.0.1:${await freePort()}` } };
     await expect(statusCommand([], down, capture())).rejects.toThrow(

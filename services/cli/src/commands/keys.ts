@@ -2,7 +2,7 @@ import type { RotorConfig } from '@rotor/core';
 import { OPERATOR_ACTIONS, type OperatorAction } from '@rotor/proxy';
 import { StoreError, type RedisKeyStore } from '@rotor/redis-store';
 import { EXIT, parseFlags, type Io } from '../inspect/io';
-import { openStore } from '../inspect/store-client';
+import { describeStore, openStore } from '../inspect/store-client';
 
 export const KEYS_USAGE = `usage: rotor keys <disable|enable|clear> <pool> <keyId|label> [--json]
   disable   take the key out of rotation on every replica until enabled (reason operator; never probed)
@@ -16,7 +16,13 @@ const isAction = (value: string | undefined): value is OperatorAction =>
  * `rotor keys <action> <pool> <key> [--json]`: one operator action through the store's setState script,
  * the same call the admin API makes, so every replica sees it on its next acquire.
  */
-export async function keysCommand(args: readonly string[], config: RotorConfig, io: Io): Promise<number> {
+export async function keysCommand(
+  args: readonly string[],
+  config: RotorConfig,
+  io: Io,
+  /** Where redis.url came from, for the line naming the Redis changed (text mode). */
+  origin?: string,
+): Promise<number> {
   const { json, positional, unknown } = parseFlags(args);
   const [action, pool, key] = positional;
   if (unknown.length || positional.length !== 3 || !isAction(action)) {
@@ -30,6 +36,7 @@ export async function keysCommand(args: readonly string[], config: RotorConfig, 
     return EXIT.usage;
   }
   const client = await openStore(config);
+  if (!json && origin) io.err(describeStore(config, origin));
   try {
     const keyId = await resolveKey(client.store, pool!, key!);
     if (!keyId.ok) {

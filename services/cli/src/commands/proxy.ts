@@ -1,4 +1,4 @@
-import { totalKeys, type RotorConfig } from '@rotor/core';
+import { ConfigError, keylessPools, totalKeys, type RotorConfig } from '@rotor/core';
 import { createLogger, startProxy, type ProxyHandle } from '@rotor/proxy';
 import { ProbeScheduler, createLogger as createWorkerLogger, startWorker } from '@rotor/worker';
 import { findConfig, parseSource } from '../config-source';
@@ -19,14 +19,23 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
   let config = store.apply(parseSource(source));
   const logger = createLogger(config.log.level);
   let closeSim: (() => Promise<void>) | undefined;
-  const demo = totalKeys(config) === 0;
+  // Demo mode only with no configuration at all: a config of the user's own without keys is a mistake.
+  const demo = source.isShippedExample && totalKeys(config) === 0;
+  if (!demo && totalKeys(config) === 0) {
+    throw new ConfigError([
+      {
+        path: 'pools',
+        message: `no pool of ${source.file} has a key (every pool is optional and empty): give one keys; demo mode runs only without a config of your own`,
+      },
+    ]);
+  }
   if (demo) {
     const started = await startDemo(source, config);
     config = store.apply(started.config);
     closeSim = () => started.sim.close();
-    console.log(`\n*** DEMO MODE: no provider keys configured (${source.file}).`);
-    console.log(`*** Every pool points at the built-in simulated provider (${started.sim.url}), 3 demo keys, 20 requests/min each.`);
-    console.log('*** Set OPENAI_KEYS / ANTHROPIC_KEYS (comma-separated) or ROTOR_CONFIG to proxy real providers.\n');
+    console.log(`\n*** DEMO MODE: no config of your own (no ROTOR_CONFIG, no ./rotor.yaml) and no provider keys in the environment.`);
+    console.log(`*** Every pool points at the built-in simulated provider (${started.sim.url}), 3 demo keys each, 20 requests/min per key.`);
+    console.log('*** Set OPENAI_KEYS / ANTHROPIC_KEYS (comma-separated) to proxy real providers, or write your own rotor.yaml.\n');
   } else if (config.clientTokens.length === 0) {
     throw new Error('clientTokens: at least one client token is required (set ROTOR_CLIENT_TOKEN)');
   }
@@ -77,6 +86,9 @@ function announce(config: RotorConfig, handle: ProxyHandle, demo: boolean): void
   for (const pool of Object.values(config.pools)) {
     const routes = config.routes.filter((r) => r.pool === pool.name).map((r) => r.prefix);
     console.log(`  pool ${pool.name}: ${pool.provider}, ${pool.keys.length} key(s), routes ${routes.join(' ') || '(none)'}`);
+  }
+  for (const name of keylessPools(config)) {
+    console.warn(`WARNING: pool ${name} has no keys (optional: true): its routes answer 503 until it gets keys`);
   }
   if (demo) {
     const token = config.clientTokens.includes(DEMO_CLIENT_TOKEN) ? DEMO_CLIENT_TOKEN : '<your ROTOR_CLIENT_TOKEN>';

@@ -3,7 +3,7 @@ import { poolStatus } from '@rotor/proxy';
 import { STATUS_COLUMNS, poolHeadline, statusRow } from '../inspect/format';
 import type { SnapshotSource } from '../inspect/admin-snapshots';
 import { EXIT, parseFlags, type Io } from '../inspect/io';
-import { openStore } from '../inspect/store-client';
+import { describeStore, openStore } from '../inspect/store-client';
 import { renderTable } from '../inspect/table';
 
 export const STATUS_USAGE = 'usage: rotor status [<pool>...] [--json]';
@@ -18,6 +18,11 @@ export async function statusCommand(
   config: RotorConfig,
   io: Io,
   open: (config: RotorConfig) => Promise<SnapshotSource> = redisSnapshots,
+  /**
+   * Where redis.url came from (`from REDIS_URL`, `from <file>`), for the line naming the Redis read in
+   * text mode; undefined when the state is not in a Redis (a replica's memory, through its admin API).
+   */
+  origin?: string,
 ): Promise<number> {
   const { json, positional, unknown } = parseFlags(args);
   if (unknown.length) {
@@ -40,10 +45,14 @@ export async function statusCommand(
       io.out(JSON.stringify({ pools: snapshots.map(poolStatus) }, null, 2));
       return EXIT.ok;
     }
+    if (origin) io.err(describeStore(config, origin));
     const blocks = snapshots.map((snap) => {
       const headline = poolHeadline(snap, config.pools[snap.pool]?.provider);
       if (snap.keys.length === 0)
-        return `${headline}\n  (no keys in the store: has a proxy started with this config?)`;
+        return (
+          `${headline}\n  (no keys under prefix ${config.redis.prefix} in this Redis: no proxy with this config has ` +
+          'started against it yet, or the proxies use another Redis or prefix: set REDIS_URL / redis.prefix to theirs)'
+        );
       return `${headline}\n${renderTable(
         STATUS_COLUMNS,
         snap.keys.map((k) => statusRow(k, snap.now)),

@@ -26,13 +26,22 @@ function formatSeconds(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/**
+ * The state an operator should read: a cooldown that has ended is `active` (the next acquire puts the
+ * key back; Redis still says `cooling` until then), not "cooling … (in 0s)".
+ */
+export function shownState(key: KeySnapshot, nowMs: number): KeySnapshot['state'] {
+  return key.state === 'cooling' && key.until !== undefined && key.until <= nowMs ? 'active' : key.state;
+}
+
 export function statusRow(key: KeySnapshot, nowMs: number): string[] {
+  const state = shownState(key, nowMs);
   return [
     key.id,
     key.label ?? '-',
-    key.state,
-    key.state === 'cooling' ? formatUntil(key.until, nowMs) : '-',
-    key.reason || '-',
+    state,
+    state === 'cooling' ? formatUntil(key.until, nowMs) : '-',
+    state === key.state ? key.reason || '-' : '-',
     String(key.inflight),
     String(key.successes),
     String(key.failures),
@@ -42,7 +51,7 @@ export function statusRow(key: KeySnapshot, nowMs: number): string[] {
 
 export function poolHeadline(snapshot: PoolSnapshot, provider?: string): string {
   const counts = { active: 0, cooling: 0, suspended: 0, disabled: 0 };
-  for (const key of snapshot.keys) counts[key.state] += 1;
+  for (const key of snapshot.keys) counts[shownState(key, snapshot.now)] += 1;
   const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);
   const kind = provider ? `${provider}, ` : '';
   return `pool ${snapshot.pool} (${kind}${snapshot.keys.length} key${snapshot.keys.length === 1 ? '' : 's'}): ${parts.join(', ')}`;

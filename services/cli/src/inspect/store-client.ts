@@ -1,9 +1,17 @@
 import type { RotorConfig } from '@rotor/core';
-import { RedisKeyStore, closeRedis, connectOrExplain, createRedisClient } from '@rotor/redis-store';
+import { RedisKeyStore, closeRedis, connectOrExplain, createRedisClient, displayRedisUrl } from '@rotor/redis-store';
 
 export interface StoreClient {
   store: RedisKeyStore;
   close(): Promise<void>;
+}
+
+/**
+ * `Redis redis://127.0.0.1:6379 (from REDIS_URL), prefix rotor`: which shared state a command read or
+ * changed (never a password), so an empty answer from the wrong Redis is not mistaken for an empty pool.
+ */
+export function describeStore(config: RotorConfig, origin: string): string {
+  return `Redis ${displayRedisUrl(config.redis.url)} (${origin}), prefix ${config.redis.prefix}`;
 }
 
 /**
