@@ -291,7 +291,12 @@ function sendExhausted(
 ): number {
   if (waitMs === undefined) {
     // Nothing returns by itself (keys suspended, disabled, or already tried by this request).
-    const why = afterRetry ? 'the keys left were tried and refused' : 'all keys are suspended or disabled';
+    const why =
+      pool.keys.length === 0
+        ? 'the pool has no keys (optional: true)'
+        : afterRetry
+          ? 'the keys left were tried and refused'
+          : 'all keys are suspended or disabled';
     return sendRotorError(res, provider, 'no_usable_keys', `no key of pool "${pool.name}" is usable: ${why}`);
   }
   return sendRotorError(

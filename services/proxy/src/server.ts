@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RotorConfig } from '@rotor/core';
+import { keylessPools, type RotorConfig } from '@rotor/core';
 import type { KeyStore } from '@rotor/redis-store';
 import type { Cluster, Redis } from 'ioredis';
-import { buildApp } from './app';
+import { buildApp, type Readiness } from './app';
 import { createLogger, type Logger } from './logger';
 import { ProxyMetrics } from './metrics';
 import { keysByPool, syncPools } from './pool-sync';
@@ -54,7 +54,8 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     keys: keysByPool(config),
     ...(options.onKeyParked ? { onKeyParked: options.onKeyParked } : {}),
   };
-  const app = buildApp({ relay: ctx, readiness: opened.readiness, serveMetrics: config.metricsPort === undefined });
+  const readiness = async () => withKeylessPools(await opened.readiness(), ctx.config);
+  const app = buildApp({ relay: ctx, readiness, serveMetrics: config.metricsPort === undefined });
   const { clientHeadersMs, clientRequestMs } = config.timeouts;
   const server = http.createServer(
     {
@@ -102,6 +103,16 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
       await opened.close();
     },
   };
+}
+
+/**
+ * An `optional: true` pool without keys answers 503 on its routes: /readyz says so in its detail (the
+ * status stays, since the replica serves its other pools).
+ */
+function withKeylessPools(ready: Readiness, config: RotorConfig): Readiness {
+  const empty = keylessPools(config);
+  if (empty.length === 0) return ready;
+  return { ...ready, detail: `${ready.detail}; pool(s) without keys (optional): ${empty.join(', ')}` };
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {
