@@ -102,9 +102,10 @@ export async function startWorker(config: RotorConfig, options: WorkerOptions = 
     store,
     worker,
     reload: async (next) => {
+      // The one step that can fail (Redis) comes first: a failed reload leaves the old config in force.
+      if (next.worker.reconcileEveryMs !== ctx.config.worker.reconcileEveryMs) await upsertReconcile(queue, next);
       ctx.config = next;
       scheduler.reload(next);
-      if (next.worker.reconcileEveryMs !== config.worker.reconcileEveryMs) await upsertReconcile(queue, next);
       logger.info({ pools: Object.keys(next.pools).length }, 'worker config reloaded');
     },
     close: async () => {

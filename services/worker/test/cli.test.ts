@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { Queue } from 'bullmq';
 import { createRedisClient } from '@rotor/redis-store';
 import { freePort } from '@rotor/testkit';
@@ -95,6 +96,38 @@ describe('the rotor command', () => {
     );
     await rotor.kill('SIGTERM');
     expect(await rotor.exited).toBe(0);
+  });
+
+  it('rotor worker: a reload that is invalid or fails is logged, keeps the old config, and the worker lives on', async () => {
+    s = await setup({ keys: 1, worker: { reconcileEveryMs: 600_000 } });
+    const worker = spawnRotor(s.raw, 'cli-worker');
+    const metricsPort = Number(await waitForOutput(worker, /rotor worker: metrics on http:\/\/[^:]+:(\d+)/));
+    const sighup = async (config: string, expected: RegExp) => {
+      fs.writeFileSync(worker.configFile, config);
+      worker.child.kill('SIGHUP');
+      return waitForOutput(worker, expected, 10_000);
+    };
+
+    await sighup('pools: [unclosed\n', /rotor worker: reload refused, keeping the old config: the new one is invalid\n.*invalid YAML/);
+
+    // A reload that needs Redis and gets an error from it: the sweep's schedule key holds a string.
+    const redis = createRedisClient({ url: s.config.redis.url });
+    const repeatKey = `${queuePrefix(s.config.redis.prefix)}:${PROBE_QUEUE}:repeat`;
+    try {
+      await redis.del(repeatKey);
+      await redis.set(repeatKey, 'not a job scheduler');
+      const next = { ...s.raw, worker: { ...(s.raw.worker as object), reconcileEveryMs: 300_000 } };
+      await sighup(JSON.stringify(next), /rotor worker: reload failed, keeping the old config: WRONGTYPE/);
+    } finally {
+      await redis.del(repeatKey);
+      await redis.quit();
+    }
+    await new Promise((r) => setTimeout(r, 300)); // an unhandled rejection would end the process by now
+    expect(worker.child.exitCode).toBeNull();
+    expect((await scrape(metricsPort)).length).toBeGreaterThan(0);
+    expect(worker.output()).not.toContain('config reloaded');
+    await worker.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
   });
 
   it('rotor worker says clearly when no Redis answers', async () => {

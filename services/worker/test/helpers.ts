@@ -161,6 +161,8 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 
 export interface WorkerProcess {
   child: ChildProcess;
+  /** Its ROTOR_CONFIG (rewrite it, then SIGHUP, to reload). */
+  configFile: string;
   metricsPort: number;
   output: () => string;
   exited: Promise<number | null>;
@@ -201,6 +203,7 @@ export function spawnRotor(
   );
   return {
     child,
+    configFile: file,
     output: () => out,
     exited,
     kill: async (signal = 'SIGKILL') => {

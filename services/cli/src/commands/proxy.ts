@@ -5,6 +5,7 @@ import { findConfig, parseSource } from '../config-source';
 import { watchConfigFile } from '../config-watch';
 import { DEMO_CLIENT_TOKEN, startDemo } from '../demo';
 import { chooseStore } from '../local-store/choose';
+import { reloadOnSighup } from '../reload';
 import { onShutdown } from '../signals';
 
 /**
@@ -58,16 +59,15 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
   store.listening(handle.port);
   announce(config, handle, demo);
   if (worker) console.log(`rotor worker (same process): metrics on http://${config.host}:${worker.metricsPort}/metrics`);
-  process.on('SIGHUP', () => {
-    try {
-      const next = store.apply(parseSource(findConfig()));
-      void handle.reload(next).catch((error: Error) => logger.error({ err: error.message }, 'reload failed'));
+  reloadOnSighup(
+    () => store.apply(parseSource(findConfig())),
+    async (next) => {
+      await handle.reload(next);
       scheduler?.reload(next);
-      void worker?.reload(next);
-    } catch (error) {
-      logger.error({ err: (error as Error).message }, 'reload refused: the new config is invalid; keeping the old one');
-    }
-  });
+      await worker?.reload(next);
+    },
+    (message) => logger.error(message),
+  );
   // A changed file takes the SIGHUP path itself: one reload, whatever asked for it. Not in demo mode,
   // whose config is made in memory (a reload from the file would drop the demo keys).
   const watch = demo ? undefined : watchConfigFile(source.file, () => process.emit('SIGHUP', 'SIGHUP'));

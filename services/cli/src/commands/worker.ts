@@ -2,6 +2,7 @@ import { startWorker } from '@rotor/worker';
 import { findConfig, parseSource } from '../config-source';
 import { watchConfigFile } from '../config-watch';
 import { inspectTarget } from '../local-store/attach';
+import { reloadOnSighup } from '../reload';
 import { onShutdown } from '../signals';
 
 /**
@@ -21,13 +22,11 @@ export async function workerCommand(): Promise<void> {
       `  pool ${pool.name}: ${pool.provider}, ${pool.keys.length} key(s), probe model ${pool.probeModel}`,
     );
   }
-  process.on('SIGHUP', () => {
-    try {
-      void handle.reload(parseSource(findConfig()));
-    } catch (error) {
-      console.error(`rotor worker: reload refused, keeping the old config\n${(error as Error).message}`);
-    }
-  });
+  reloadOnSighup(
+    () => parseSource(findConfig()),
+    (next) => handle.reload(next),
+    (message) => console.error(`rotor worker: ${message}`),
+  );
   // A changed file takes the SIGHUP path itself: one reload, whatever asked for it.
   const watch = watchConfigFile(source.file, () => process.emit('SIGHUP', 'SIGHUP'));
   onShutdown(() => {
