@@ -1,5 +1,6 @@
 export { poolKeys, keyHash, keyInflight, keyLog, clientKeysOut, replicasKey, type PoolKeys } from './keys';
 export { RedisKeyStore } from './redis-key-store';
+export type { KeyStatus, ParkedKey } from './key-reads';
 export { createRedisClient, type RedisConnectionOptions } from './redis-client';
 export { closeRedis, connectOrExplain, displayRedisUrl, type RedisConnection } from './redis-connection';
 export { preloadScripts, registerScripts, scriptSources, SCRIPT_VERSION } from './scripts';

@@ -5,6 +5,7 @@ import { clientKeysOut, keyHash, poolKeys, replicasKey, type PoolKeys } from './
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
+import { readKeyStatus, readParkedKeys, type KeyStatus, type ParkedKey } from './key-reads';
 import {
   DEFAULT_POLICY,
   type AcquireOptions,
@@ -210,6 +211,16 @@ export class RedisKeyStore implements KeyStore {
 
   snapshot(pool: string): Promise<PoolSnapshot> {
     return readSnapshot(this.redis, pool, this.keys(pool));
+  }
+
+  /** One key's state and reason (undefined: not in the pool). */
+  keyStatus(pool: string, keyId: string): Promise<KeyStatus | undefined> {
+    return readKeyStatus(this.redis, this.keys(pool), keyId);
+  }
+
+  /** The pool's keys waiting for a probe, and the Redis clock. */
+  parkedKeys(pool: string): Promise<{ now: number; keys: ParkedKey[] }> {
+    return readParkedKeys(this.redis, this.keys(pool));
   }
 
   async setState(

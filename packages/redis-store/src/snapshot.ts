@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { keyHash, keyInflight, type PoolKeys } from './keys';
+import { redisMs } from './key-reads';
 import type { KeySnapshot, KeyState, PoolSnapshot } from './types';
 
 const num = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
@@ -10,7 +11,7 @@ const num = (value: string | undefined) => (value === undefined || value === '' 
  */
 export async function readSnapshot(redis: Redis | Cluster, pool: string, k: PoolKeys): Promise<PoolSnapshot> {
   const [time, states] = await Promise.all([redis.time(), redis.hgetall(k.states)]);
-  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  const now = redisMs(time);
   const ids = Object.keys(states).sort();
   const pipeline = redis.pipeline();
   for (const id of ids) {

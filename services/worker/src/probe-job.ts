@@ -1,7 +1,6 @@
 import { providers, type Outcome, type PoolConfig, type PoolKey, type RotorConfig } from '@rotor/core';
 import { StoreError, StoreErrorCode, type RedisKeyStore } from '@rotor/redis-store';
 import { isProbed } from './delays';
-import { readKeyStatus } from './key-status';
 import type { Logger } from './logger';
 import type { WorkerMetrics } from './metrics';
 import { sendProbe } from './probe-http';
@@ -30,7 +29,7 @@ export type ProbeVerdict =
  */
 export async function runProbe(ctx: ProbeContext, data: ProbeJobData): Promise<ProbeVerdict> {
   const { pool: poolName, keyId } = data;
-  const status = await readKeyStatus(ctx.store, poolName, keyId);
+  const status = await ctx.store.keyStatus(poolName, keyId);
   if (!status) return { done: true, why: 'gone' };
   if (!isProbed(status.state, status.reason)) {
     return { done: true, why: status.state === 'disabled' ? 'operator' : 'in_rotation' };

@@ -1,7 +1,6 @@
 import type { RotorConfig } from '@rotor/core';
 import type { RedisKeyStore } from '@rotor/redis-store';
 import { isProbed } from './delays';
-import { readParkedKeys } from './key-status';
 import type { Logger } from './logger';
 import type { WorkerMetrics } from './metrics';
 import type { ProbeScheduler } from './scheduler';
@@ -24,7 +23,7 @@ export async function reconcile(ctx: ReconcileContext): Promise<Record<string, n
   const scheduled: Record<string, number> = {};
   for (const pool of Object.values(ctx.config.pools)) {
     const configured = new Set(pool.keys.map((k) => k.id));
-    const { now, keys } = await readParkedKeys(ctx.store, pool.name);
+    const { now, keys } = await ctx.store.parkedKeys(pool.name);
     let n = 0;
     for (const key of keys) {
       if (!configured.has(key.id) || !isProbed(key.state, key.reason)) continue;
