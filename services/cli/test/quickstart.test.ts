@@ -27,7 +27,26 @@ describe('rotor proxy from the repo root (the quick start)', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { object: string }).object).toBe('chat.completion');
     await proc.stop();
+    expect(out).toContain('*** DEMO MODE: no config of your own (no ROTOR_CONFIG, no ./rotor.yaml) and no provider keys in the environment.');
     expect(proc.output()).toContain('SIGTERM: shutting down');
+  });
+
+  it('demo pools have keys of their own: spending /anthropic\'s budget leaves /v1 untouched', async () => {
+    const port = await freePort();
+    proc = runCli(['proxy'], { PORT: String(port), REDIS_URL: testRedisUrl() });
+    await proc.waitFor('pool anthropic:');
+    const send = (route: string) =>
+      fetch(`http://127.0.0.1:${port}${route}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer rotor-demo', 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    // 3 demo keys x 20 requests/min: the 61st /anthropic request within the minute finds them all spent.
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i++) statuses.push((await send('/anthropic/v1/messages')).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(60);
+    expect(statuses.at(-1)).toBe(429);
+    expect((await send('/v1/chat/completions')).status).toBe(200);
   });
 
   it('says clearly when no Redis answers', async () => {
