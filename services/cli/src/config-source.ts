@@ -12,7 +12,10 @@ export interface ConfigSource {
   file: string;
   raw: unknown;
   env: Env;
-  /** The shipped example, because there is no config of the user's own: the only case for demo mode. */
+  /**
+   * The shipped example as it ships (found by default, or mounted unchanged, as docker-compose does):
+   * there is no config of the user's own, the only case for demo mode.
+   */
   isShippedExample: boolean;
 }
 
@@ -26,8 +29,15 @@ export function findConfig(env: Env = process.env, cwd = process.cwd()): ConfigS
   if (!file) {
     throw new ConfigError([{ path: '', message: `no config file: ${candidates.join(', ')} not found (set ROTOR_CONFIG)` }]);
   }
-  const isShippedExample = !env.ROTOR_CONFIG && path.basename(file) === 'rotor.example.yaml';
-  return { file, raw: readConfigFile(file), env, isShippedExample };
+  return { file, raw: readConfigFile(file), env, isShippedExample: sameContent(file, SHIPPED_EXAMPLE) };
+}
+
+function sameContent(a: string, b: string): boolean {
+  try {
+    return fs.readFileSync(a).equals(fs.readFileSync(b));
+  } catch {
+    return false; // no shipped example next to this build: nothing is "the example"
+  }
 }
 
 export function parseSource(source: ConfigSource): RotorConfig {

@@ -18,8 +18,9 @@ function configFile(text: string): string {
   return file;
 }
 
-/** The shipped example, copied: a config "of your own" that still takes its keys from the environment. */
-const exampleCopy = () => configFile(fs.readFileSync(path.join(REPO_ROOT, 'rotor.example.yaml'), 'utf8'));
+const EXAMPLE = fs.readFileSync(path.join(REPO_ROOT, 'rotor.example.yaml'), 'utf8');
+/** The shipped example with one edit: a config "of your own" that still takes its keys from the environment. */
+const exampleCopy = () => configFile(EXAMPLE.replace('prefix: rotor', 'prefix: mine'));
 
 async function failedStart(env: Record<string, string>): Promise<string> {
   proc = runCli(['proxy'], { REDIS_URL: testRedisUrl(), PORT: String(await freePort()), ...env });
@@ -39,7 +40,12 @@ describe('a config of your own never falls into demo mode', () => {
     expect(out).not.toContain('DEMO MODE');
   });
 
-  it('the example copied as ROTOR_CONFIG, with no keys at all, says so instead of starting the demo', async () => {
+  it('the example unchanged, named by ROTOR_CONFIG (as docker-compose mounts it), is still the demo', async () => {
+    proc = runCli(['proxy'], { ROTOR_CONFIG: configFile(EXAMPLE), REDIS_URL: testRedisUrl(), PORT: String(await freePort()) });
+    expect(await proc.waitFor('pool anthropic:')).toContain('*** DEMO MODE');
+  });
+
+  it('the example edited into a config of your own, with no keys at all, says so instead of starting the demo', async () => {
     const file = exampleCopy();
     const out = await failedStart({ ROTOR_CONFIG: file });
     expect(out).toContain(
