@@ -34,6 +34,7 @@ missing_packages() {
 # Why a missing program was not installed here, for the line that names it.
 not_installed="ROTOR_TEST_INSTALL=no"
 to_install="$(missing_packages "${required[@]}" "${optional[@]}")"
+to_install="${to_install% }"
 if [ -n "$to_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && sudo=(sudo); }

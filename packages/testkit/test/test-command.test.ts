@@ -70,3 +70,36 @@ describe('./scripts/test.sh with a prerequisite that cannot be installed', () =>
     expect(groupAlive(run.pgid)).toBe(false);
   });
 });
+
+describe('./scripts/test.sh on a machine that lacks a prerequisite apt can install', () => {
+  it('installs it, says what it installed, then installs the dependencies and runs the tests', async () => {
+    const dir = machineWithoutSentinel(false);
+    const log = path.join(dir, 'calls.log');
+    // apt-get and pnpm stand-ins that record their calls; "installing" redis-sentinel puts it on PATH.
+    fs.writeFileSync(
+      path.join(dir, 'apt-get'),
+      `#!/bin/sh\necho "apt-get $*" >> ${log}\nfor a in "$@"; do [ "$a" = redis-sentinel ] && printf '#!/bin/sh\\n' > ${dir}/redis-sentinel && chmod +x ${dir}/redis-sentinel; done\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(
+      path.join(dir, 'pnpm'),
+      `#!/bin/sh\n[ "$1" = --version ] && echo 9.15.9 && exit 0\necho "pnpm $*" >> ${log}\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    // Root runs apt-get itself; anyone else through password-less sudo.
+    fs.writeFileSync(path.join(dir, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
+    for (const tool of ['mktemp', 'rm', 'cat']) fs.symlinkSync(requireProgram(tool), path.join(dir, tool));
+
+    const run = await runTestSh({ PATH: dir });
+    console.log(`test.sh: exit ${run.code} after ${run.ms} ms\n${run.output}`);
+    expect(run.code).toBe(0);
+    expect(run.output).toContain('test.sh: installing with apt-get: redis-sentinel\n');
+    expect(run.output).toContain('test.sh: installed: redis-sentinel\n');
+    expect(run.output).not.toContain('is missing');
+    expect(run.output.trim().split('\n').at(-1)).toBe('0 passed, 0 failed, 0 skipped');
+    const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls.filter((c) => c.startsWith('apt-get install')).join()).toContain(' redis-sentinel');
+    expect(calls.filter((c) => c.startsWith('pnpm'))).toEqual(['pnpm install --frozen-lockfile', 'pnpm test']);
+    expect(groupAlive(run.pgid)).toBe(false);
+  });
+});

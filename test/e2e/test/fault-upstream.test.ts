@@ -52,7 +52,7 @@ beforeAll(async () => {
     const chunk = sseChunk('x'.repeat(16 * 1024));
     while (bigSent < STREAM_BYTES && !res.destroyed) {
       bigSent += chunk.length;
-      if (!res.write(chunk)) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
     res.end('data: [DONE]\n\n');
   });
@@ -198,3 +198,16 @@ describe('10. slow client', () => {
     expect(upstreamClosed).toBe(true);
   }, 30_000);
 });
+
+/** Waits for 'drain' or 'close', then removes both listeners (else one 'close' listener per wait piles up). */
+function drainedOrClosed(res: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}

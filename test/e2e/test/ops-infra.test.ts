@@ -220,7 +220,8 @@ describe('docker-compose.yml', () => {
         env: { PATH: process.env.PATH, ...env, ROTOR_CONFIG: file, REDIS_URL: testRedisUrl() },
       },
     );
-    expect([status.status, status.stderr]).toEqual([0, '']);
+    // Text mode names the Redis it read (stderr), and nothing else goes there.
+    expect([status.status, status.stderr]).toEqual([0, `Redis ${testRedisUrl()} (from REDIS_URL), prefix rotor\n`]);
     expect(status.stdout).toMatch(/^pool openai \(openai, 0 keys\)/m);
   });
 
