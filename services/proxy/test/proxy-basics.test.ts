@@ -42,7 +42,8 @@ describe('proxy basics', () => {
     const missing = await fetch(`${rig.proxy.url}/v1/models`);
     const wrong = await fetch(`${rig.proxy.url}/v1/models`, { headers: { authorization: 'Bearer nope' } });
     expect([missing.status, wrong.status]).toEqual([401, 401]);
-    expect(await wrong.json()).toMatchObject({ error: { type: 'authentication_error' } });
+    // What OpenAI itself answers for a bad key (not Anthropic's `authentication_error` in an OpenAI body).
+    expect(await wrong.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_api_key' } });
     expect(rig.sim.totals().calls + rig.sim.totals().unauthenticated).toBe(before);
   });
 
