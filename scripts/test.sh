@@ -33,24 +33,37 @@ missing_packages() {
 
 # Why a missing program was not installed here, for the line that names it.
 not_installed="ROTOR_TEST_INSTALL=no"
-to_install="$(missing_packages "${required[@]}" "${optional[@]}")"
+to_install="$(missing_packages "${required[@]}")"
 to_install="${to_install% }"
-if [ -n "$to_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ]; then
+optional_install="$(missing_packages "${optional[@]}")"
+optional_install="${optional_install% }"
+apt_install() {
+  # shellcheck disable=SC2086 # one word per package
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Acquire::http::Timeout=30 $1 >/dev/null
+}
+if [ -n "$to_install$optional_install" ] && [ "${ROTOR_TEST_INSTALL:-yes}" != no ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && sudo=(sudo); }
   if ! command -v apt-get >/dev/null; then
     not_installed="no apt-get here: use your package manager"
   elif [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
     not_installed="not root and no password-less sudo: run it yourself, or run this script as root"
+  elif ! "${sudo[@]}" apt-get update -qq -o Acquire::http::Timeout=30; then
+    not_installed="apt-get update failed: check its sources and network"
   else
-    say "installing with apt-get: $to_install"
-    # shellcheck disable=SC2086 # one word per package
-    if "${sudo[@]}" apt-get update -qq -o Acquire::http::Timeout=30 &&
-      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -o Acquire::http::Timeout=30 $to_install >/dev/null; then
-      say "installed: $to_install"
-    else
-      not_installed="apt-get failed: check its sources and network"
+    # The required packages first and on their own: an optional one apt lacks must not block them.
+    if [ -n "$to_install" ]; then
+      say "installing with apt-get: $to_install"
+      if apt_install "$to_install"; then
+        say "installed: $to_install"
+      else
+        not_installed="apt-get failed: check its sources and network"
+      fi
+    fi
+    if [ -n "$optional_install" ]; then
+      say "installing with apt-get (optional): $optional_install"
+      apt_install "$optional_install" && say "installed: $optional_install" || true
     fi
   fi
 fi

@@ -16,8 +16,8 @@ function machineWithoutSentinel(withAptGet: boolean): string {
     fs.symlinkSync(requireProgram(tool), path.join(dir, tool));
   for (const stub of ['redis-server', 'redis-cli', 'nginx', 'promtool', 'prometheus', 'docker-compose'])
     fs.writeFileSync(path.join(dir, stub), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-  // An apt-get that cannot install anything (no network, no such package in a mirror).
-  if (withAptGet) fs.writeFileSync(path.join(dir, 'apt-get'), '#!/bin/sh\nexit 100\n', { mode: 0o755 });
+  // An apt-get whose index updates but that cannot install the package (not in the mirror, no network).
+  if (withAptGet) fs.writeFileSync(path.join(dir, 'apt-get'), '#!/bin/sh\n[ "$1" = update ] && exit 0\nexit 100\n', { mode: 0o755 });
   return dir;
 }
 

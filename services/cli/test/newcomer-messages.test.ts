@@ -96,6 +96,26 @@ describe('config errors point at the fix', () => {
   });
 });
 
+describe('a reload that cannot be applied', () => {
+  it('rotor proxy: an invalid config on SIGHUP is refused with the reason, and the replica serves on', async () => {
+    const port = await freePort();
+    const good = 'clientTokens: [t]\npools:\n  openai: { provider: openai, keys: sk-reload-1 }\nroutes: { /v1: openai }\n';
+    const file = configFile(good);
+    proc = runCli(['proxy'], { ROTOR_CONFIG: file, REDIS_URL: testRedisUrl(), PORT: String(port) });
+    await proc.waitFor('pool openai:');
+    fs.writeFileSync(file, good.replace('clientTokens', 'clientToken'));
+    proc.child.kill('SIGHUP');
+    const out = await proc.waitFor('reload refused');
+    // The proxy logs JSON (pino): the message's line break is escaped.
+    expect(out).toContain('"msg":"reload refused, keeping the old config: the new one is invalid\\nclientToken: unknown field; did you mean clientTokens?"');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    fs.writeFileSync(file, good);
+    proc.child.kill('SIGHUP');
+    await proc.waitFor('config reloaded');
+    expect(proc.child.exitCode).toBeNull();
+  });
+});
+
 describe('rotor status says which Redis it read', () => {
   const config = (prefix: string) =>
     configFile(

@@ -82,9 +82,16 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     storeMode: opened.mode,
     metrics,
     reload: async (next) => {
-      // First, so that a return from fallback during the reload syncs Redis to the new config.
+      // First, so that a return from fallback during the reload syncs Redis to the new config; put back
+      // if the sync fails, since the old config then stays in force (a later re-sync must match it).
+      const previous = inForce;
       inForce = next;
-      await syncPools(next, store);
+      try {
+        await syncPools(next, store);
+      } catch (error) {
+        inForce = previous;
+        throw error;
+      }
       metrics.initPools(Object.keys(next.pools));
       for (const pool of Object.values(next.pools)) {
         if (ctx.config.pools[pool.name]?.baseUrl !== pool.baseUrl) {
