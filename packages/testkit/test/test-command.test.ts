@@ -86,9 +86,11 @@ describe('./scripts/test.sh on a machine that lacks a prerequisite apt can insta
       `#!/bin/sh\n[ "$1" = --version ] && echo 9.15.9 && exit 0\necho "pnpm $*" >> ${log}\nexit 0\n`,
       { mode: 0o755 },
     );
+    // A kubectl new enough for the Kubernetes tests is there already (nothing fetched from npm).
+    fs.writeFileSync(path.join(dir, 'kubectl'), '#!/bin/sh\necho "Kustomize Version: v5.5.0"\n', { mode: 0o755 });
     // Root runs apt-get itself; anyone else through password-less sudo.
     fs.writeFileSync(path.join(dir, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
-    for (const tool of ['mktemp', 'rm', 'cat']) fs.symlinkSync(requireProgram(tool), path.join(dir, tool));
+    for (const tool of ['mktemp', 'rm', 'cat', 'grep']) fs.symlinkSync(requireProgram(tool), path.join(dir, tool));
 
     const run = await runTestSh({ PATH: dir });
     console.log(`test.sh: exit ${run.code} after ${run.ms} ms\n${run.output}`);

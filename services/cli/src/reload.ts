@@ -8,20 +8,21 @@ import type { RotorConfig } from '@rotor/core';
 export async function reloadConfig(
   read: () => RotorConfig,
   apply: (next: RotorConfig) => Promise<void>,
-  log: (message: string) => void,
+  /** `headline` says what happened, `reason` why (the config error, the Redis error). */
+  log: (headline: string, reason: string) => void,
 ): Promise<boolean> {
   let next: RotorConfig;
   try {
     next = read();
   } catch (error) {
-    log(`reload refused, keeping the old config: the new one is invalid\n${messageOf(error)}`);
+    log('reload refused, keeping the old config: the new one is invalid', messageOf(error));
     return false;
   }
   try {
     await apply(next);
     return true;
   } catch (error) {
-    log(`reload failed, keeping the old config: ${messageOf(error)}`);
+    log('reload failed, keeping the old config', messageOf(error));
     return false;
   }
 }

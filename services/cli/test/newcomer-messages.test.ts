@@ -106,8 +106,10 @@ describe('a reload that cannot be applied', () => {
     fs.writeFileSync(file, good.replace('clientTokens', 'clientToken'));
     proc.child.kill('SIGHUP');
     const out = await proc.waitFor('reload refused');
-    // The proxy logs JSON (pino): the message's line break is escaped.
-    expect(out).toContain('"msg":"reload refused, keeping the old config: the new one is invalid\\nclientToken: unknown field; did you mean clientTokens?"');
+    // The proxy logs JSON (pino): the reason, then what happened.
+    expect(out).toContain(
+      '"err":"clientToken: unknown field; did you mean clientTokens?","msg":"reload refused, keeping the old config: the new one is invalid"',
+    );
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     fs.writeFileSync(file, good);
     proc.child.kill('SIGHUP');

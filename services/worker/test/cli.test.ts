@@ -117,7 +117,7 @@ describe('the rotor command', () => {
       await redis.del(repeatKey);
       await redis.set(repeatKey, 'not a job scheduler');
       const next = { ...s.raw, worker: { ...(s.raw.worker as object), reconcileEveryMs: 300_000 } };
-      await sighup(JSON.stringify(next), /rotor worker: reload failed, keeping the old config: WRONGTYPE/);
+      await sighup(JSON.stringify(next), /rotor worker: reload failed, keeping the old config\nWRONGTYPE/);
     } finally {
       await redis.del(repeatKey);
       await redis.quit();

@@ -66,7 +66,7 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
       scheduler?.reload(next);
       await worker?.reload(next);
     },
-    (message) => logger.error(message),
+    (headline, reason) => logger.error({ err: reason }, headline),
   );
   // A changed file takes the SIGHUP path itself: one reload, whatever asked for it. Not in demo mode,
   // whose config is made in memory (a reload from the file would drop the demo keys).

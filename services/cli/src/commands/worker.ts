@@ -25,7 +25,7 @@ export async function workerCommand(): Promise<void> {
   reloadOnSighup(
     () => parseSource(findConfig()),
     (next) => handle.reload(next),
-    (message) => console.error(`rotor worker: ${message}`),
+    (headline, reason) => console.error(`rotor worker: ${headline}\n${reason}`),
   );
   // A changed file takes the SIGHUP path itself: one reload, whatever asked for it.
   const watch = watchConfigFile(source.file, () => process.emit('SIGHUP', 'SIGHUP'));

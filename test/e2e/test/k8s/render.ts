@@ -16,7 +16,7 @@ export interface K8sObject {
 }
 
 const INSTALL =
-  'the Kubernetes tests need kubectl with Kustomize v5 (kubectl >= 1.27) on the PATH: `bash .ci/run` installs it, ' +
+  'the Kubernetes tests need kubectl with Kustomize v5 (kubectl >= 1.27) on the PATH: ./scripts/test.sh installs it, ' +
   "or take any kubectl >= 1.27 (Debian's kubernetes-client 1.20 is too old)";
 
 /** Fails at once, naming what to install, when no suitable kubectl is on the PATH. */
