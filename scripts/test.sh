@@ -117,7 +117,8 @@ summary="$(mktemp)"
 trap 'rm -f "$summary"' EXIT
 export ROTOR_TEST_SUMMARY="$summary"
 status=0
-pnpm test "$@" || status=$?
+# `pnpm run`, not `pnpm test`: only `run` hands options such as --filter / --continue on to turbo.
+pnpm run test "$@" || status=$?
 
 # One closing line for the whole monorepo (jest prints one per package).
 node -e '

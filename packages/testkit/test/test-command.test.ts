@@ -101,7 +101,7 @@ describe('./scripts/test.sh on a machine that lacks a prerequisite apt can insta
     expect(run.output.trim().split('\n').at(-1)).toBe('0 passed, 0 failed, 0 skipped');
     const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
     expect(calls.filter((c) => c.startsWith('apt-get install')).join()).toContain(' redis-sentinel');
-    expect(calls.filter((c) => c.startsWith('pnpm'))).toEqual(['pnpm install --frozen-lockfile', 'pnpm test']);
+    expect(calls.filter((c) => c.startsWith('pnpm'))).toEqual(['pnpm install --frozen-lockfile', 'pnpm run test']);
     expect(groupAlive(run.pgid)).toBe(false);
   });
 });
