@@ -49,9 +49,14 @@ describe('a config of your own never falls into demo mode', () => {
     const file = exampleCopy();
     const out = await failedStart({ ROTOR_CONFIG: file });
     expect(out).toContain(
-      `rotor: invalid config\npools: no pool of ${file} has a key (every pool is optional and empty): give one keys; demo mode runs only without a config of your own\n`,
+      `rotor: invalid config\npools: no pool of ${file} has a key (every pool is optional and empty): give one keys; demo mode runs only without a config of your own, or with ROTOR_DEMO=1\n`,
     );
     expect(out).not.toContain('DEMO MODE');
+  });
+
+  it('ROTOR_DEMO=1 asks for demo mode with a config of your own that has no keys (the k8s dev overlay)', async () => {
+    proc = runCli(['proxy'], { ROTOR_CONFIG: exampleCopy(), ROTOR_DEMO: '1', REDIS_URL: testRedisUrl(), PORT: String(await freePort()) });
+    expect(await proc.waitFor('pool anthropic:')).toContain('*** DEMO MODE');
   });
 
   it('an optional pool left empty next to one with keys starts with a warning', async () => {

@@ -180,7 +180,8 @@ describe('rotor start and its redis-server', () => {
 
     const file = path.join(cwd, 'rotor.yaml');
     fs.writeFileSync(file, fs.readFileSync(path.join(REPO_ROOT, 'rotor.example.yaml'), 'utf8').replace('prefix: rotor', `url: ${closed}\n  prefix: rotor`));
-    const inFile = start('start', { ...(await ports()), ROTOR_DEFAULT_REDIS_URL: await closedAddress() }, cwd);
+    // A config of one's own: it needs a key (without one it stops before trying any Redis).
+    const inFile = start('start', { ...(await ports()), ROTOR_DEFAULT_REDIS_URL: await closedAddress(), OPENAI_KEYS: 'sk-own-1', ROTOR_CLIENT_TOKEN: 't' }, cwd);
     expect(await inFile.exited).toBe(1);
     expect(inFile.output()).toContain(`Redis at ${closed} did not answer`);
 

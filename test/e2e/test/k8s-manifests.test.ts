@@ -156,6 +156,11 @@ describe('the manifests against the code', () => {
       expect(container(production(), name).env!.find((e) => e.name === 'REDIS_URL')!.valueFrom!.secretKeyRef).toEqual({ name: 'rotor-redis', key: 'url' });
   });
 
+  it('demo mode without keys is asked for in the dev overlay only (production stops on a config with no keys)', () => {
+    expect(envValue(container(render('dev').objects, 'rotor-proxy'), 'ROTOR_DEMO')).toBe('1');
+    expect(envValue(container(production(), 'rotor-proxy'), 'ROTOR_DEMO')).toBeUndefined();
+  });
+
   it('no secret literal in any rendered manifest', () => {
     for (const overlay of OVERLAYS) {
       const { text, objects } = render(overlay);

@@ -15,21 +15,22 @@ import { onShutdown } from '../signals';
  */
 export async function proxyCommand(options: { withWorker?: boolean } = {}): Promise<void> {
   const source = findConfig();
+  // Demo mode only with no configuration at all, or asked for (ROTOR_DEMO=1, the k8s dev overlay): a
+  // config of the user's own without keys is a mistake (said before any store is started for it).
+  const demo = (source.isShippedExample || source.env.ROTOR_DEMO === '1') && totalKeys(parseSource(source)) === 0;
+  if (!demo && totalKeys(parseSource(source)) === 0) {
+    throw new ConfigError([
+      {
+        path: 'pools',
+        message: `no pool of ${source.file} has a key (every pool is optional and empty): give one keys; demo mode runs only without a config of your own, or with ROTOR_DEMO=1`,
+      },
+    ]);
+  }
   // No Redis named and none at the default address: Rotor starts its own, or runs on its memory.
   const store = await chooseStore(source, parseSource(source));
   let config = store.apply(parseSource(source));
   const logger = createLogger(config.log.level);
   let closeSim: (() => Promise<void>) | undefined;
-  // Demo mode only with no configuration at all: a config of the user's own without keys is a mistake.
-  const demo = source.isShippedExample && totalKeys(config) === 0;
-  if (!demo && totalKeys(config) === 0) {
-    throw new ConfigError([
-      {
-        path: 'pools',
-        message: `no pool of ${source.file} has a key (every pool is optional and empty): give one keys; demo mode runs only without a config of your own`,
-      },
-    ]);
-  }
   if (demo) {
     const started = await startDemo(source, config);
     config = store.apply(started.config);
