@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { startSimProvider, type SimProvider } from '../src';
 
 const OPENAI_KEY = 'sk-sim-permissions-0001';
-const ANTHROPIC_KEY = 'sk-ant-sim-permissions-0002';
+const ANTHROPIC_KEY = 'sk-ant-sim-perm-0002';
 
 /** What a valid key may not do: answered as the real APIs answer it, and never a statement about the key. */
 describe('permission errors', () => {
