@@ -76,8 +76,9 @@ end
 -- when the key was never answered (no report has a last_at) and already has a request in flight: a
 -- burst on a cold pool would otherwise go out before a single rate-limit header was seen, and the
 -- provider would answer the excess with 429s. Such a key is skipped, not cooled: the wait is short.
-local function spentUntil(id, detailKey)
-  local f = rcall('HMGET', detailKey, 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at', 'tpm', 'lim_tok')
+-- `f` holds the key's fields as KEY_FIELDS names them (one HMGET per key looked at).
+local KEY_FIELDS = { 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'rpm', 'window_ms', 'last_at', 'tpm', 'lim_tok', 'lim_req', 'weight' }
+local function spentUntil(id, detailKey, f)
   if firstAnswerGate and not f[7] and rcall('ZCARD', detailKey .. ':inflight') > 0 then
     return nil, 'first_answer'
   end
@@ -85,7 +86,7 @@ local function spentUntil(id, detailKey)
   if remReq and resetReq and resetReq <= now then
     -- The provider's window has reset: it is full again, up to the limit its headers named. Our
     -- hand-outs count against that until an answer of the new window tells more (and when).
-    local limReq = tonumber(rcall('HGET', detailKey, 'lim_req'))
+    local limReq = tonumber(f[10])
     if limReq then
       rcall('HSET', detailKey, 'rem_req', limReq, 'seen_req', limReq, 'rem_slack', 0)
       rcall('HDEL', detailKey, 'reset_req_at')
@@ -113,7 +114,7 @@ local function spentUntil(id, detailKey)
   local remTok, resetTok = tonumber(f[3]), tonumber(f[4])
   if remTok and resetTok and resetTok <= now then
     -- As for requests: a reset token budget is full again, up to its learned limit.
-    local limTok = tonumber(rcall('HGET', detailKey, 'lim_tok'))
+    local limTok = tonumber(f[9])
     if limTok then
       rcall('HSET', detailKey, 'rem_tok', limTok)
     else
@@ -175,7 +176,8 @@ while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   if not id then break end
 
   local detailKey = keyPrefix .. id
-  local blockedUntil, why = spentUntil(id, detailKey)
+  local f = rcall('HMGET', detailKey, unpack(KEY_FIELDS))
+  local blockedUntil, why = spentUntil(id, detailKey, f)
   if why == 'first_answer' then
     excluded[id] = true
     excludedCount = excludedCount + 1
@@ -189,11 +191,11 @@ while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   elseif blockedUntil then
     toCooling(ringKey, coolingKey, statesKey, detailKey, id, blockedUntil, why)
   else
-    local weight = tonumber(rcall('HGET', detailKey, 'weight')) or 1
+    local weight = tonumber(f[11]) or 1
     if weight <= 0 then weight = 1 end
     rcall('ZADD', ringKey, score + 1 / weight, id)
     rcall('HSET', metaKey, 'vt', score)
-    local remaining = reserve(leasesKey, detailKey, id, token, tokens, now + leaseTtl, now)
+    local remaining = reserve(leasesKey, detailKey, id, token, tokens, now + leaseTtl, now, tonumber(f[5]), tonumber(f[8]), tonumber(f[6]) or 60000)
     return { 1, id, remaining }
   end
 end

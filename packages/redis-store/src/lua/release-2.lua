@@ -16,6 +16,5 @@ local rcall = redis.call
 local leasesKey, keyPrefix = KEYS[1], KEYS[2]
 local member = ARGV[1] .. '|' .. ARGV[2]
 
-if not rcall('ZSCORE', leasesKey, member) then return 0 end
-releaseLease(leasesKey, keyPrefix, member)
-return 1
+if releaseLease(leasesKey, keyPrefix, member) then return 1 end
+return 0

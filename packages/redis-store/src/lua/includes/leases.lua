@@ -1,24 +1,25 @@
 -- In-flight accounting. A lease is "<keyId>|<token>" in the pool's leases ZSET, scored by its expiry
 -- (so leases of a crashed replica can be found and dropped), and "<token>" in the key's own
 -- "<keyPrefix><keyId>:inflight" ZSET, scored by the tokens it reserved (their sum is the key's
--- `inflight_tok`). Releasing twice is harmless: ZREM says whether the lease was still there.
+-- `inflight_tok`). Releasing twice is harmless: ZREM says whether the lease was still there, and the
+-- function returns that.
 local function releaseLease(leasesKey, keyPrefix, member)
-  if rcall('ZREM', leasesKey, member) == 0 then return end
+  if rcall('ZREM', leasesKey, member) == 0 then return false end
   local id, token = string.match(member, '^(.-)|(.*)$')
-  if not id then return end
+  if not id then return true end
   local detailKey = keyPrefix .. id
   local reserved = tonumber(rcall('ZSCORE', detailKey .. ':inflight', token))
   rcall('ZREM', detailKey .. ':inflight', token)
   if reserved and reserved > 0 and rcall('EXISTS', detailKey) == 1 then
     rcall('HINCRBY', detailKey, 'inflight_tok', -reserved)
   end
+  return true
 end
 
 -- Hand the key out: take the lease, and reserve one request and `tokens` of its learned budgets and of
--- its declared rpm / tpm windows. Returns the requests left (-1 when no budget is known).
-local function reserve(leasesKey, detailKey, id, token, tokens, leaseExpiry, now)
-  local f = rcall('HMGET', detailKey, 'rpm', 'tpm', 'window_ms')
-  local rpm, tpm, windowMs = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]) or 60000
+-- its declared rpm / tpm windows (the caller has read those fields). Returns the requests left (-1
+-- when no budget is known).
+local function reserve(leasesKey, detailKey, id, token, tokens, leaseExpiry, now, rpm, tpm, windowMs)
   if rpm and rpm > 0 then
     local logKey = detailKey .. ':log'
     rcall('LPUSH', logKey, now)
