@@ -1,6 +1,6 @@
 import { ConfigError, formatPath, type ConfigIssue } from './config-error';
 import { normalizePrefix, type RawConfig, type RawLimits, type RawPool } from './config-schema';
-import type { KeyLimits, PoolConfig, PoolKey, RotorConfig } from './config-types';
+import type { KeyLimits, ModelLimit, PoolConfig, PoolKey, RotorConfig } from './config-types';
 import { keyId } from './key-id';
 import { providers } from './providers';
 
@@ -44,6 +44,7 @@ function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: Co
       writable: false,
     });
     if (entry.label !== undefined) key.label = entry.label;
+    if (entry.account !== undefined) key.account = entry.account;
     const keyLimits = entry.limits || raw.limits ? mergeLimits(raw.limits, entry.limits) : undefined;
     if (keyLimits) key.limits = keyLimits;
     if (raw.headers || entry.headers) key.headers = { ...raw.headers, ...entry.headers };
@@ -58,18 +59,39 @@ function resolvePool(name: string, raw: RawPool, keyIdSecret: string, issues: Co
     defaultOutputTokens: raw.defaultOutputTokens,
     exposeAccountHeaders: raw.exposeAccountHeaders,
     probeModel: raw.probeModel ?? provider.probe.defaultModel,
+    modelGroups: Object.fromEntries(
+      Object.entries(raw.modelGroups).map(([group, models]) => [group, [...new Set(models)]]),
+    ),
+    maxModelGroups: raw.maxModelGroups,
+    accountScope: raw.accountScope,
     optional: raw.optional,
   };
   if (limits) pool.limits = limits;
   return pool;
 }
 
-/** A key's own limits laid over its pool's; the window defaults to one minute. */
+/**
+ * A key's own limits laid over its pool's; the window defaults to one minute. Per model, the key's
+ * entry is laid over the pool's field by field, and pool entries the key does not name are kept.
+ */
 function mergeLimits(pool: RawLimits | undefined, own: RawLimits | undefined): KeyLimits {
-  const merged: KeyLimits = { windowMs: own?.windowMs ?? pool?.windowMs ?? 60_000 };
-  const rpm = own?.rpm ?? pool?.rpm;
-  const tpm = own?.tpm ?? pool?.tpm;
-  if (rpm !== undefined) merged.rpm = rpm;
-  if (tpm !== undefined) merged.tpm = tpm;
+  const merged: KeyLimits = { windowMs: own?.windowMs ?? pool?.windowMs ?? 60_000, ...rpmTpm(pool, own) };
+  if (pool?.models || own?.models) {
+    const models: Record<string, ModelLimit> = {};
+    for (const name of new Set([...Object.keys(pool?.models ?? {}), ...Object.keys(own?.models ?? {})])) {
+      models[name] = rpmTpm(pool?.models?.[name], own?.models?.[name]);
+    }
+    merged.models = models;
+  }
   return merged;
+}
+
+/** `own`'s rpm and tpm, else `base`'s; absent when neither has one. */
+function rpmTpm(base: ModelLimit | undefined, own: ModelLimit | undefined): ModelLimit {
+  const limit: ModelLimit = {};
+  const rpm = own?.rpm ?? base?.rpm;
+  const tpm = own?.tpm ?? base?.tpm;
+  if (rpm !== undefined) limit.rpm = rpm;
+  if (tpm !== undefined) limit.tpm = tpm;
+  return limit;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUCKET_NAME, DEFAULT_GROUP, modelGroupOf, OTHER_GROUP } from './buckets';
 import { DEFAULT_KEY_ID_SECRET } from './key-id';
 import { providers } from './providers';
 import { PROVIDER_KINDS } from './providers/provider';
@@ -44,8 +45,36 @@ const label = z
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   .regex(/^[^\x00-\x1f\x7f]{1,64}$/, 'must be 1 to 64 characters, no control characters');
 
+// Accounts and model groups name rate-limit buckets in Redis keys and metric labels.
+const BUCKET_CHARS =
+  'letters, digits, "_", ".", ":", "@", "/" and "-", starting with a letter or digit (at most 100)';
+const bucketName = z.string().regex(BUCKET_NAME, `may only use ${BUCKET_CHARS}`);
+const RESERVED_GROUPS = new Set([DEFAULT_GROUP, OTHER_GROUP]);
+const groupName = bucketName.refine(
+  (name) => !RESERVED_GROUPS.has(name),
+  `"${DEFAULT_GROUP}" (requests naming no model) and "${OTHER_GROUP}" (models past maxModelGroups) are reserved`,
+);
+// A model as clients name it; a trailing `*` matches every model starting with what comes before it.
+const modelPattern = z
+  .string()
+  .regex(/^[\x21-\x29\x2b-\x7e]{0,255}\*?$/, 'must be printable ASCII without spaces, "*" only at the end')
+  .min(1);
+const modelName = z
+  .string()
+  .regex(
+    /^[\x21-\x29\x2b-\x7e]{1,256}$/,
+    'must be a model or model group name (printable ASCII, no spaces or "*")',
+  );
+
+const modelLimit = z.object({ rpm: posInt.optional(), tpm: posInt.optional() }).strict();
 const limits = z
-  .object({ rpm: posInt.optional(), tpm: posInt.optional(), windowMs: posInt.optional() })
+  .object({
+    rpm: posInt.optional(),
+    tpm: posInt.optional(),
+    windowMs: posInt.optional(),
+    // Per model or model group, in the same window.
+    models: z.record(modelName, modelLimit).optional(),
+  })
   .strict();
 export type RawLimits = z.infer<typeof limits>;
 
@@ -76,6 +105,8 @@ const keyEntry = z.preprocess(
       weight: positive.default(1),
       limits: limits.optional(),
       headers: upstreamHeaders.optional(),
+      // The organization/account that owns the key: keys of one account share its rate limits.
+      account: bucketName.optional(),
     })
     .strict(),
 );
@@ -115,6 +146,17 @@ const pool = z
     defaultOutputTokens: nonNegInt.default(1024),
     probeModel: z.string().optional(),
     headers: upstreamHeaders.optional(),
+    // Group name -> models the provider limits together (one budget per account and group).
+    modelGroups: z
+      .record(
+        groupName,
+        listOf(modelPattern).refine((models) => models.length > 0, 'a group lists at least one model'),
+      )
+      .default({}),
+    // Model groups tracked per account: configured groups always are; other models past it share `other`.
+    maxModelGroups: z.preprocess(toNumber, z.number().int().min(1).max(256)).default(16),
+    // What shares limits: the organization, or each of its projects (OpenAI's `openai-project`).
+    accountScope: z.enum(['organization', 'project']).default('organization'),
     // A pool that may run without keys (its routes answer 503 until it has some): said at start and
     // in /readyz. Any other pool without keys is an error, so an unset ${VAR} cannot go unnoticed.
     optional: bool.default(false),
@@ -131,6 +173,7 @@ const pool = z
     if (p.baseUrl === undefined && providers[p.provider].defaultBaseUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `Required for provider ${p.provider}` });
     }
+    modelGroupProblems(p, ctx);
     // Rejected rather than merged: a repeated key is a copy-paste slip or a misread weight, and one
     // secret is one id in Redis, so two entries could not have separate state anyway.
     const firstIndex = new Map<string, number>();
@@ -146,6 +189,57 @@ const pool = z
     });
   });
 export type RawPool = z.infer<typeof pool>;
+
+interface ModelGroupFields {
+  modelGroups: Record<string, string[]>;
+  limits?: RawLimits | undefined;
+  keys: { limits?: RawLimits | undefined }[];
+}
+
+/**
+ * A model in two groups is ambiguous; so is a group named after another group's model (a limit or a
+ * request naming it could mean either). A `limits.models` entry must name a model group, or a model
+ * fit to be one: anything else would silently land in `other`.
+ */
+function modelGroupProblems(p: ModelGroupFields, ctx: z.RefinementCtx): void {
+  const owner = new Map<string, string>();
+  for (const [group, models] of Object.entries(p.modelGroups)) {
+    models.forEach((model, i) => {
+      const first = owner.get(model);
+      if (first !== undefined && first !== group) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['modelGroups', group, i],
+          message: `model "${model}" is in two groups: "${first}" and "${group}"`,
+        });
+      }
+      owner.set(model, first ?? group);
+    });
+  }
+  for (const group of Object.keys(p.modelGroups)) {
+    const groupOfName = modelGroupOf(p, group);
+    if (groupOfName !== group) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modelGroups', group],
+        message: `the group's name is a model of group "${groupOfName}": list it in its own group, or rename the group`,
+      });
+    }
+  }
+  const checkModels = (limits: RawLimits | undefined, path: (string | number)[]) => {
+    for (const name of Object.keys(limits?.models ?? {})) {
+      if (name !== OTHER_GROUP && modelGroupOf(p, name) === OTHER_GROUP) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'limits', 'models', name],
+          message: `names no model group: a model not listed in modelGroups is a group of its own only if its name uses ${BUCKET_CHARS}`,
+        });
+      }
+    }
+  };
+  checkModels(p.limits, []);
+  p.keys.forEach((k, i) => checkModels(k.limits, ['keys', i]));
+}
 
 const routePrefix = z.string().regex(/^\/[^\s?#]*$/, "must start with '/' and contain no spaces, '?' or '#'");
 

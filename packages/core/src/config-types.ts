@@ -28,6 +28,7 @@ export interface RotorConfig {
   worker: WorkerConfig;
 }
 
+export type AccountScope = 'organization' | 'project';
 export type FailurePolicy = 'fail-open' | 'fail-closed';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -56,6 +57,13 @@ export interface KeyLimits {
   rpm?: number;
   tpm?: number;
   windowMs: number;
+  /** Per model or model group name (see `groupLimits`), in the same window. */
+  models?: Record<string, ModelLimit>;
+}
+
+export interface ModelLimit {
+  rpm?: number;
+  tpm?: number;
 }
 
 export interface PoolKey {
@@ -68,7 +76,9 @@ export interface PoolKey {
    */
   secret: string;
   weight: number;
-  /** Pool limits with this key's own limits laid over them. */
+  /** The organization/account that owns the key, as declared (keys of one account share its limits). */
+  account?: string;
+  /** Pool limits with this key's own limits laid over them (per model entry, field by field). */
   limits?: KeyLimits;
   /** Headers sent upstream with this key (the pool's `headers` with the key's own laid over them). */
   headers?: Record<string, string>;
@@ -88,6 +98,15 @@ export interface PoolConfig {
   /** Output tokens a request is estimated at when it names no limit of its own. */
   defaultOutputTokens: number;
   probeModel: string;
+  /**
+   * Group name → models the provider limits together (`gpt-4o-mini*` = every model starting so).
+   * No model is in two groups, and no group is named after another group's model.
+   */
+  modelGroups: Record<string, string[]>;
+  /** Model groups the pool tracks per account; configured groups always count, other models past it share `other`. */
+  maxModelGroups: number;
+  /** What one account is: an organization, or each project of it. */
+  accountScope: AccountScope;
   /** May have no keys (then its routes answer 503; the start and /readyz say so). */
   optional: boolean;
 }

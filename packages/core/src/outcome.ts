@@ -39,4 +39,9 @@ export interface Outcome {
   rateLimit: RateLimitInfo;
   /** Provider error type/code when one was read from the body (e.g. `insufficient_quota`). Never key material. */
   errorCode?: string;
+  /**
+   * Who the key belongs to, as the answer's headers say (`openai-organization` / `openai-project`,
+   * `anthropic-organization-id`); absent when they say nothing. Keys of one account share its limits.
+   */
+  account?: { organization?: string; project?: string };
 }

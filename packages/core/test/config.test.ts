@@ -143,6 +143,9 @@ describe('defaults', () => {
       defaultOutputTokens: 1024,
       exposeAccountHeaders: false,
       probeModel: 'gpt-4o-mini',
+      modelGroups: {},
+      maxModelGroups: 16,
+      accountScope: 'organization',
       optional: false,
     });
   });
@@ -312,6 +315,159 @@ describe('upstream headers and client limits', () => {
     const error = configError(minimal({ pools: { main: { provider: 'openai', keys: ['sk-1'], headers: { [name]: 'v' } } } }));
     expect(error.message).toContain('pools.main.headers');
     expect(error.message).toContain(message);
+  });
+});
+
+describe('model groups, accounts and per-model limits', () => {
+  const withPool = (pool: Record<string, unknown>) =>
+    minimal({ pools: { main: { provider: 'openai', keys: ['sk-bucket-1'], ...pool } } });
+
+  it('resolves modelGroups, maxModelGroups, accountScope and key accounts', () => {
+    const config = parseConfig(
+      withPool({
+        modelGroups: { 'gpt-4o': ['gpt-4o', 'gpt-4o-2024-08-06', 'gpt-4o'], mini: 'gpt-4o-mini*, o4-mini' },
+        maxModelGroups: '32',
+        accountScope: 'project',
+        keys: [{ key: 'sk-bucket-1', account: 'org-abc' }, 'sk-bucket-2'],
+      }),
+      {},
+    );
+    const pool = config.pools.main!;
+    expect(pool.modelGroups).toEqual({
+      'gpt-4o': ['gpt-4o', 'gpt-4o-2024-08-06'],
+      mini: ['gpt-4o-mini*', 'o4-mini'],
+    });
+    expect(pool.maxModelGroups).toBe(32);
+    expect(pool.accountScope).toBe('project');
+    expect(pool.keys[0]!.account).toBe('org-abc');
+    expect(pool.keys[1]).not.toHaveProperty('account');
+  });
+
+  it("lays a key's per-model limits over its pool's, field by field", () => {
+    const config = parseConfig(
+      withPool({
+        limits: { rpm: 100, models: { 'gpt-4o': { rpm: 50, tpm: 30000 }, mini: { tpm: 200000 } } },
+        keys: [
+          { key: 'sk-bucket-1', limits: { models: { 'gpt-4o': { tpm: 10000 }, o1: { rpm: 5 } } } },
+          { key: 'sk-bucket-2', limits: { tpm: 9000 } },
+          'sk-bucket-3',
+        ],
+      }),
+      {},
+    );
+    const pool = config.pools.main!;
+    expect(pool.limits).toEqual({
+      rpm: 100,
+      windowMs: 60000,
+      models: { 'gpt-4o': { rpm: 50, tpm: 30000 }, mini: { tpm: 200000 } },
+    });
+    expect(pool.keys[0]!.limits).toEqual({
+      rpm: 100,
+      windowMs: 60000,
+      models: { 'gpt-4o': { rpm: 50, tpm: 10000 }, mini: { tpm: 200000 }, o1: { rpm: 5 } },
+    });
+    expect(pool.keys[1]!.limits).toEqual({
+      rpm: 100,
+      tpm: 9000,
+      windowMs: 60000,
+      models: pool.limits!.models,
+    });
+    expect(pool.keys[2]!.limits).toEqual(pool.limits);
+  });
+
+  it('a key with per-model limits only has no pool-wide rpm or tpm', () => {
+    const config = parseConfig(
+      withPool({ keys: [{ key: 'sk-bucket-1', limits: { models: { 'gpt-4o': { rpm: 3 } } } }] }),
+      {},
+    );
+    expect(config.pools.main!.keys[0]!.limits).toEqual({ windowMs: 60000, models: { 'gpt-4o': { rpm: 3 } } });
+    expect(config.pools.main).not.toHaveProperty('limits');
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'a model in two groups',
+      { modelGroups: { a: ['gpt-4o', 'gpt-4o-mini*'], b: ['o1', 'gpt-4o-mini*'] } },
+      'pools.main.modelGroups.b[1]: model "gpt-4o-mini*" is in two groups: "a" and "b"',
+    ],
+    [
+      'a reserved group name',
+      { modelGroups: { other: ['x'] } },
+      'pools.main.modelGroups.other: "default" (requests naming no model) and "other" (models past maxModelGroups) are reserved',
+    ],
+    [
+      'a group name with a space',
+      { modelGroups: { 'my group': ['x'] } },
+      'pools.main.modelGroups["my group"]: may only use letters, digits',
+    ],
+    [
+      'an empty group',
+      { modelGroups: { a: [] } },
+      'pools.main.modelGroups.a: a group lists at least one model',
+    ],
+    [
+      'a "*" inside a model',
+      { modelGroups: { a: ['gpt-*-mini'] } },
+      'pools.main.modelGroups.a[0]: must be printable ASCII without spaces, "*" only at the end',
+    ],
+    [
+      "a group named after another group's model",
+      { modelGroups: { claude: ['claude-*'], 'claude-opus': ['claude-opus-4-1'] } },
+      'pools.main.modelGroups.claude-opus: the group\'s name is a model of group "claude": list it in its own group, or rename the group',
+    ],
+    [
+      'maxModelGroups 0',
+      { maxModelGroups: 0 },
+      'pools.main.maxModelGroups: Number must be greater than or equal to 1',
+    ],
+    [
+      'maxModelGroups 257',
+      { maxModelGroups: 257 },
+      'pools.main.maxModelGroups: Number must be less than or equal to 256',
+    ],
+    [
+      'accountScope',
+      { accountScope: 'team' },
+      'pools.main.accountScope: must be one of organization, project',
+    ],
+    [
+      'a bad account',
+      { keys: [{ key: 'sk-bucket-1', account: '-org' }] },
+      'pools.main.keys[0].account: may only use letters, digits',
+    ],
+    [
+      'a per-model limit that is not positive',
+      { limits: { models: { 'gpt-4o': { tpm: 0 } } } },
+      'pools.main.limits.models.gpt-4o.tpm: Number must be greater than or equal to 1',
+    ],
+    [
+      'a misspelt per-model field',
+      { limits: { models: { 'gpt-4o': { rpn: 5 } } } },
+      'pools.main.limits.models.gpt-4o.rpn: unknown field; did you mean rpm?',
+    ],
+    [
+      'windowMs per model',
+      { limits: { models: { 'gpt-4o': { windowMs: 5 } } } },
+      'pools.main.limits.models.gpt-4o.windowMs: unknown field',
+    ],
+    [
+      'a per-model limit for a name that can be no group',
+      { keys: [{ key: 'sk-bucket-1', limits: { models: { '_private!': { rpm: 1 } } } }] },
+      'pools.main.keys[0].limits.models["_private!"]: names no model group: a model not listed in modelGroups is a group of its own only if its name uses letters',
+    ],
+  ])('refuses %s', (_name, pool, expected) => {
+    expect(configError(withPool(pool)).message).toContain(expected);
+  });
+
+  it('takes a per-model limit for a model listed in a group whatever its name', () => {
+    const config = parseConfig(
+      withPool({
+        modelGroups: { odd: ['_private!'] },
+        limits: { models: { '_private!': { rpm: 1 }, other: { rpm: 2 } } },
+      }),
+      {},
+    );
+    expect(config.pools.main!.limits!.models).toEqual({ '_private!': { rpm: 1 }, other: { rpm: 2 } });
   });
 });
 
