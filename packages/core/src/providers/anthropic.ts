@@ -1,7 +1,7 @@
 import { parseRfc3339Delay } from '../durations';
 import { headerValue, type HeaderMap } from '../headers';
-import type { RateLimitInfo } from '../outcome';
-import { classifyAttempt, type ErrorReading } from './classify';
+import type { Outcome, RateLimitInfo } from '../outcome';
+import { accountFromHeaders, classifyAttempt, type ErrorReading } from './classify';
 import { parseJson, safeErrorCode, stringField } from './error-json';
 import type { Provider } from './provider';
 import { definedOnly, headerCount, retryAfterFromHeaders } from './rate-limit-headers';
@@ -53,6 +53,11 @@ export function parseAnthropicRateLimit(headers: HeaderMap, nowMs: number): Rate
   });
 }
 
+/** `anthropic-organization-id` (a UUID), which Anthropic sends on every answer. */
+export function readAnthropicAccount(headers: HeaderMap): Outcome['account'] {
+  return accountFromHeaders({ organization: headerValue(headers, 'anthropic-organization-id') });
+}
+
 // 400 "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing ..."
 // Anchored: a 400 may quote the client's own input, which must not be able to suspend a key.
 const NO_CREDIT = /^your credit balance is too low/i;
@@ -94,7 +99,8 @@ export const anthropic: Provider = {
   // `anthropic-version` is the client's to send (it picks the API behaviour); only the probe adds one.
   credentialHeaders: (secret) => ({ 'x-api-key': secret }),
   parseRateLimit: parseAnthropicRateLimit,
-  classify: (input) => classifyAttempt(input, parseAnthropicRateLimit, readAnthropicError),
+  classify: (input) =>
+    classifyAttempt(input, parseAnthropicRateLimit, readAnthropicError, readAnthropicAccount),
   errorBody: (status, message, type) => ({
     type: 'error',
     error: {

@@ -1,4 +1,5 @@
-import { classifyOpenAi, openAiErrorBody, parseOpenAiRateLimit } from './openai-family';
+import { classifyAttempt } from './classify';
+import { openAiErrorBody, parseOpenAiRateLimit, readOpenAiError } from './openai-family';
 import type { Provider } from './provider';
 
 /** GA data-plane version the probe pins; clients choose their own `api-version` on proxied requests. */
@@ -13,7 +14,9 @@ export const azureOpenai: Provider = {
   kind: 'azure-openai',
   credentialHeaders: (secret) => ({ 'api-key': secret }),
   parseRateLimit: parseOpenAiRateLimit,
-  classify: classifyOpenAi,
+  // No account: Azure limits per deployment of the resource (the pool's baseUrl), and names no
+  // organization; an `openai-organization` header here would not be about this key's limits.
+  classify: (input) => classifyAttempt(input, parseOpenAiRateLimit, readOpenAiError),
   errorBody: openAiErrorBody,
   probe: {
     listPath: `/models?api-version=${AZURE_PROBE_API_VERSION}`,

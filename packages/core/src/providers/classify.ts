@@ -1,3 +1,4 @@
+import type { HeaderMap } from '../headers';
 import type { Outcome, OutcomeKind, RateLimitInfo } from '../outcome';
 import type { ClassifyInput } from './provider';
 
@@ -22,22 +23,41 @@ export interface ErrorReading {
   retryAfterMs?: number;
 }
 
+/** Reads who the key belongs to from an answer's headers; undefined when they say nothing. */
+export type AccountReader = (headers: HeaderMap) => Outcome['account'];
+
+/** An Outcome's `account` from the header values read: undefined (no field at all) when none was sent. */
+export function accountFromHeaders(found: {
+  organization?: string | undefined;
+  project?: string | undefined;
+}): Outcome['account'] {
+  const account: NonNullable<Outcome['account']> = {};
+  if (found.organization !== undefined) account.organization = found.organization;
+  if (found.project !== undefined) account.project = found.project;
+  return Object.keys(account).length > 0 ? account : undefined;
+}
+
 /**
  * The shared shape of every provider's `classify`: no response → the failure kind; otherwise read the
- * headers (even on success, so budgets are learned before a 429) and let the provider read the body.
+ * headers (even on success, so budgets and the key's account are learned before a 429) and let the
+ * provider read the body.
  */
 export function classifyAttempt(
   input: ClassifyInput,
-  parseRateLimit: (headers: NonNullable<ClassifyInput['headers']>, nowMs: number) => RateLimitInfo,
+  parseRateLimit: (headers: HeaderMap, nowMs: number) => RateLimitInfo,
   readError: (status: number, body: string | undefined) => ErrorReading,
+  readAccount?: AccountReader,
 ): Outcome {
   if (input.failure !== undefined || input.status === undefined) {
     // No status and no failure cannot come from a real attempt; "nothing arrived" is the honest reading.
     return { kind: input.failure ?? 'connection_error', rateLimit: {} };
   }
   const status = input.status;
-  const rateLimit = parseRateLimit(input.headers ?? {}, input.nowMs);
+  const headers = input.headers ?? {};
+  const rateLimit = parseRateLimit(headers, input.nowMs);
   const outcome: Outcome = { kind: kindFromStatus(status), status, rateLimit };
+  const account = readAccount?.(headers);
+  if (account) outcome.account = account;
   if (status < 400) return outcome;
   const reading = readError(status, input.body);
   if (reading.kind) outcome.kind = reading.kind;

@@ -1,7 +1,7 @@
 import { parseResetDelay } from '../durations';
 import { headerValue, type HeaderMap } from '../headers';
 import type { Outcome, RateLimitInfo } from '../outcome';
-import { classifyAttempt, type ErrorReading } from './classify';
+import { accountFromHeaders, classifyAttempt, type ErrorReading } from './classify';
 import { parseJson, safeErrorCode, stringField } from './error-json';
 import type { ClassifyInput } from './provider';
 import { definedOnly, headerCount, retryAfterFromHeaders } from './rate-limit-headers';
@@ -83,8 +83,17 @@ export function readOpenAiError(status: number, body: string | undefined): Error
   return reading;
 }
 
+/** `openai-organization` (and `openai-project` for a project key), which OpenAI sends on every answer. */
+export function readOpenAiAccount(headers: HeaderMap): Outcome['account'] {
+  return accountFromHeaders({
+    organization: headerValue(headers, 'openai-organization'),
+    project: headerValue(headers, 'openai-project'),
+  });
+}
+
+/** OpenAI and compatible hosts: budgets, error and the account the answer names. */
 export function classifyOpenAi(input: ClassifyInput): Outcome {
-  return classifyAttempt(input, parseOpenAiRateLimit, readOpenAiError);
+  return classifyAttempt(input, parseOpenAiRateLimit, readOpenAiError, readOpenAiAccount);
 }
 
 const OPENAI_ERROR_DEFAULTS: Record<number, { type: string; code: string | null }> = {

@@ -144,6 +144,29 @@ describe('anthropic.classify', () => {
   });
 });
 
+describe('anthropic.classify: the account the answer names', () => {
+  const ORG = '6a1d5b0e-3f4c-4e2a-9b7d-2c8e1f0a9b3c';
+
+  it.each([200, 400, 429, 529])('reads anthropic-organization-id on a %s', (status) => {
+    const outcome = anthropic.classify({
+      status,
+      headers: { ...HEADERS, 'anthropic-organization-id': ORG },
+      body: status >= 400 ? error('rate_limit_error', 'x') : undefined,
+      nowMs: NOW,
+    });
+    expect(outcome.account).toEqual({ organization: ORG });
+  });
+
+  it("no anthropic-organization-id: no account field; OpenAI's headers mean nothing here", () => {
+    const outcome = anthropic.classify({
+      status: 200,
+      headers: { ...HEADERS, 'openai-organization': 'org-abc', 'openai-project': 'proj_abc' },
+      nowMs: NOW,
+    });
+    expect(outcome).not.toHaveProperty('account');
+  });
+});
+
 describe('anthropic.parseRateLimit', () => {
   it('on equal remaining, keeps the budget that refills later', () => {
     const info = anthropic.parseRateLimit(

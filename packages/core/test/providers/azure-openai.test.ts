@@ -80,6 +80,19 @@ describe('azure-openai.classify', () => {
     expect(azure.classify(input)).toEqual(expected);
   });
 
+  it('reads no account: Azure limits per deployment, whatever headers say', () => {
+    const outcome = azure.classify({
+      status: 200,
+      headers: {
+        'openai-organization': 'org-abc',
+        'openai-project': 'proj_abc',
+        'anthropic-organization-id': 'x',
+      },
+      nowMs: NOW,
+    });
+    expect(outcome).not.toHaveProperty('account');
+  });
+
   it('uses api-key, has no default host, probes a deployment', () => {
     expect(azure.credentialHeaders('azure-secret')).toEqual({ 'api-key': 'azure-secret' });
     expect(azure.defaultBaseUrl).toBeUndefined();

@@ -195,6 +195,15 @@ describe('gemini.classify', () => {
   it.each(cases)('%s', (_name, input, expected) => {
     expect(gemini.classify(input)).toEqual(expected);
   });
+
+  it('reads no account (Gemini names none)', () => {
+    const outcome = gemini.classify({
+      status: 200,
+      headers: { 'openai-organization': 'org-abc', 'anthropic-organization-id': 'x' },
+      nowMs: NOW,
+    });
+    expect(outcome).not.toHaveProperty('account');
+  });
 });
 
 describe('gemini wire details', () => {

@@ -261,6 +261,41 @@ describe('openai.classify', () => {
   });
 });
 
+describe('openai.classify: the account the answer names', () => {
+  const ACCOUNT_HEADERS = {
+    'openai-organization': 'org-uOtiSEwvUnroadaOnJJquBEC',
+    'openai-project': 'proj_abc123',
+  };
+
+  it.each([200, 401, 429, 500])('reads openai-organization and openai-project on a %s', (status) => {
+    const outcome = openai.classify({
+      status,
+      headers: { ...SUCCESS_HEADERS, ...ACCOUNT_HEADERS },
+      nowMs: NOW,
+    });
+    expect(outcome.account).toEqual({ organization: 'org-uOtiSEwvUnroadaOnJJquBEC', project: 'proj_abc123' });
+  });
+
+  it('an organization without a project (a user key, a compatible host)', () => {
+    const outcome = openai.classify({
+      status: 200,
+      headers: { 'openai-organization': ' user-abc ' },
+      nowMs: NOW,
+    });
+    expect(outcome.account).toEqual({ organization: 'user-abc' });
+  });
+
+  it('no account headers, or blank ones: no account field at all', () => {
+    expect(openai.classify({ status: 200, headers: SUCCESS_HEADERS, nowMs: NOW })).not.toHaveProperty(
+      'account',
+    );
+    expect(
+      openai.classify({ status: 200, headers: { 'openai-organization': ' ' }, nowMs: NOW }),
+    ).not.toHaveProperty('account');
+    expect(openai.classify({ failure: 'timeout', nowMs: NOW })).not.toHaveProperty('account');
+  });
+});
+
 describe('openai.parseRateLimit', () => {
   it('prefers retry-after-ms over Retry-After, and reads an HTTP date', () => {
     expect(openai.parseRateLimit({ 'retry-after-ms': '250', 'retry-after': '5' }, NOW).retryAfterMs).toBe(
