@@ -1,5 +1,17 @@
-export { poolKeys, keyHash, keyInflight, keyLog, clientKeysOut, replicasKey, type PoolKeys } from './keys';
-export { RedisKeyStore } from './redis-key-store';
+export {
+  poolKeys,
+  keyHash,
+  ringKey,
+  coolingKey,
+  accountSet,
+  bucketHash,
+  bucketInflight,
+  ownAccount,
+  clientKeysOut,
+  replicasKey,
+  type PoolKeys,
+} from './keys';
+export { RedisKeyStore, groupName, accountName } from './redis-key-store';
 export type { KeyStatus, ParkedKey } from './key-reads';
 export { createRedisClient, type RedisConnectionOptions } from './redis-client';
 export { closeRedis, connectOrExplain, displayRedisUrl, type RedisConnection } from './redis-connection';

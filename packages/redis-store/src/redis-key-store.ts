@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Outcome } from '@rotor/core';
-import { clientKeysOut, keyHash, poolKeys, replicasKey, type PoolKeys } from './keys';
+import { BUCKET_PART, clientKeysOut, poolKeys, replicasKey, type PoolKeys } from './keys';
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
@@ -14,12 +14,16 @@ import {
   type KeySpec,
   type KeyState,
   type KeyStore,
-  type LearnedKey,
+  type LearnedBucket,
   type Lease,
   type PoolSnapshot,
   type ReportResult,
+  type RotationState,
   type StorePolicy,
+  type SyncOptions,
   type SyncResult,
+  DEFAULT_GROUP,
+  OTHER_GROUP,
 } from './types';
 
 const SYNC_BATCH = 500;
@@ -38,7 +42,7 @@ export class RedisKeyStore implements KeyStore {
   readonly policy: StorePolicy;
   private readonly keysByPool = new Map<string, PoolKeys>();
   /** What each pool was last synced to, so a pool that vanished from Redis can be put back. */
-  private readonly syncedSpecs = new Map<string, readonly KeySpec[]>();
+  private readonly syncedSpecs = new Map<string, { specs: readonly KeySpec[]; options: SyncOptions }>();
   private readonly resyncs = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -62,18 +66,18 @@ export class RedisKeyStore implements KeyStore {
     if (result !== POOL_MISSING) return result;
     // The pool vanished from Redis (restarted without persistence, flushed, failed over to an empty
     // replica): put the last synced keys back (every replica does the same, idempotently) and ask again.
-    const specs = this.syncedSpecs.get(pool);
-    if (specs === undefined) return { ok: false };
-    await this.resync(pool, specs);
+    const synced = this.syncedSpecs.get(pool);
+    if (synced === undefined) return { ok: false };
+    await this.resync(pool, synced.specs, synced.options);
     const again = await this.acquireOnce(pool, options);
     return again === POOL_MISSING ? { ok: false } : again;
   }
 
   /** One re-sync per pool at a time, however many requests find the pool missing at once. */
-  private resync(pool: string, specs: readonly KeySpec[]): Promise<unknown> {
+  private resync(pool: string, specs: readonly KeySpec[], options: SyncOptions): Promise<unknown> {
     let pending = this.resyncs.get(pool);
     if (!pending) {
-      pending = this.sync(pool, specs).finally(() => this.resyncs.delete(pool));
+      pending = this.sync(pool, specs, options).finally(() => this.resyncs.delete(pool));
       this.resyncs.set(pool, pending);
     }
     return pending;
@@ -85,7 +89,7 @@ export class RedisKeyStore implements KeyStore {
     const reply = (await runScript(
       this.redis,
       'acquire',
-      [k.ring, k.cooling, k.states, k.leases, k.meta, k.keyPrefix],
+      [k.base],
       [
         token,
         this.policy.leaseTtlMs,
@@ -94,11 +98,12 @@ export class RedisKeyStore implements KeyStore {
         this.policy.settleMs,
         options.firstAnswerGate ? '1' : '',
         options.tokens ?? 0,
+        groupName(options.group),
       ],
-    )) as [number, string | number, number?];
+    )) as [number, string | number, number?, string?, string?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);
-      const lease: Lease = { pool, keyId: String(reply[1]), token };
+      const lease: Lease = { pool, keyId: String(reply[1]), token, account: String(reply[4]), group: String(reply[3]) };
       if (options.client !== undefined) lease.client = options.client;
       return {
         ok: true,
@@ -111,17 +116,19 @@ export class RedisKeyStore implements KeyStore {
     return wait >= 0 ? { ok: false, waitMs: wait } : { ok: false };
   }
 
-  async report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined> {
+  async report(lease: Lease, outcome: Outcome, account?: string): Promise<ReportResult | undefined> {
     const k = this.keys(lease.pool);
     const rl = outcome.rateLimit;
     const { backoff } = this.policy;
     const reply = (await runScript(
       this.redis,
       'report',
-      [k.ring, k.cooling, k.parked, k.states, k.leases, k.meta, keyHash(k, lease.keyId), clientKeysOut(k, lease.client)],
+      [k.base, clientKeysOut(k, lease.client)],
       [
         lease.keyId,
         lease.token,
+        lease.account,
+        lease.group,
         outcome.kind,
         optional(outcome.status),
         optional(rl.retryAfterMs),
@@ -139,36 +146,39 @@ export class RedisKeyStore implements KeyStore {
         this.policy.breakerFailures,
         optional(outcome.errorCode),
         lease.client === undefined ? 0 : this.policy.clientKeysOutPerMinute,
+        accountName(account),
       ],
-    )) as [string | number, number?, number?, string?, number?, number?];
+    )) as [string | number, number?, number?, string?, number?, number?, string?];
     // The key left the config while the request was in flight: nothing to record.
     if (reply[0] === -1) return undefined;
     return {
-      state: reply[0] as KeyState,
+      state: reply[0] as RotationState,
       untilMs: Number(reply[1]),
       changed: reply[2] === 1,
       reason: String(reply[3] ?? ''),
       refused: reply[4] === 1,
       cooledFor: Number(reply[5] ?? 0),
+      account: String(reply[6] ?? ''),
     };
   }
 
   async release(lease: Lease): Promise<boolean> {
     if (!lease.token) return false;
     const k = this.keys(lease.pool);
-    const reply = await runScript(this.redis, 'release', [k.leases, k.keyPrefix], [lease.keyId, lease.token]);
+    const reply = await runScript(this.redis, 'release', [k.base], [lease.keyId, lease.token, lease.account, lease.group]);
     return reply === 1;
   }
 
-  async sync(pool: string, specs: readonly KeySpec[]): Promise<SyncResult> {
-    this.syncedSpecs.set(pool, specs);
+  async sync(pool: string, specs: readonly KeySpec[], options: SyncOptions = {}): Promise<SyncResult> {
+    this.syncedSpecs.set(pool, { specs, options });
     const k = this.keys(pool);
+    const groups = JSON.stringify(trackedGroups(options));
+    const maxGroups = maxGroupsOf(options);
     let added = 0;
-    for (let i = 0; i < specs.length; i += SYNC_BATCH) {
-      const batch = specs.slice(i, i + SYNC_BATCH);
-      added += Number(
-        await runScript(this.redis, 'syncKeys', [k.ring, k.states, k.meta, k.keyPrefix], [JSON.stringify(batch)]),
-      );
+    // One call even for no keys: it records the pool's groups and their bound.
+    for (let i = 0; i === 0 || i < specs.length; i += SYNC_BATCH) {
+      const batch = specs.slice(i, i + SYNC_BATCH).map(specForRedis);
+      added += Number(await runScript(this.redis, 'syncKeys', [k.base], [JSON.stringify(batch), groups, maxGroups]));
     }
     const wanted = new Set(specs.map((s) => s.id));
     const stale = (await this.redis.hkeys(k.states)).filter((id) => !wanted.has(id));
@@ -178,7 +188,7 @@ export class RedisKeyStore implements KeyStore {
         await runScript(
           this.redis,
           'removeKeys',
-          [k.ring, k.cooling, k.parked, k.states, k.keyPrefix],
+          [k.base],
           stale.slice(i, i + SYNC_BATCH),
         ),
       );
@@ -188,14 +198,14 @@ export class RedisKeyStore implements KeyStore {
 
   /**
    * Merges what a replica learned in fallback into the shared state (stricter wins: lower budget,
-   * later cooldown, more hand-outs in a declared-rpm window). Returns the keys changed.
+   * later cooldown, more hand-outs in a declared-rpm window). Returns the buckets changed.
    */
-  async mergeLearned(pool: string, learned: readonly LearnedKey[]): Promise<number> {
+  async mergeLearned(pool: string, learned: readonly LearnedBucket[]): Promise<number> {
     const k = this.keys(pool);
     let changed = 0;
     for (let i = 0; i < learned.length; i += SYNC_BATCH) {
       changed += Number(
-        await runScript(this.redis, 'mergeLearned', [k.ring, k.cooling, k.states, k.keyPrefix], [JSON.stringify(learned.slice(i, i + SYNC_BATCH))]),
+        await runScript(this.redis, 'mergeLearned', [k.base], [JSON.stringify(learned.slice(i, i + SYNC_BATCH))]),
       );
     }
     return changed;
@@ -233,10 +243,41 @@ export class RedisKeyStore implements KeyStore {
     const reply = (await runScript(
       this.redis,
       'setState',
-      [k.ring, k.cooling, k.parked, k.states, k.meta, keyHash(k, keyId)],
+      [k.base],
       [keyId, action, reason],
     )) as [string | number, (number | string)?];
     if (typeof reply[0] === 'number' && reply[0] < 0) throw storeError(reply[0], pool, keyId);
     return { state: reply[0] as KeyState, changed: reply[1] === 1 };
   }
+}
+
+/** A group name as Redis may hold it: the request's model group, 'default', or 'other' when unfit. */
+export function groupName(group: string | undefined): string {
+  if (group === undefined || group === '') return DEFAULT_GROUP;
+  return BUCKET_PART.test(group) ? group : OTHER_GROUP;
+}
+
+/** An account named by an answer, as Redis may hold it ('' when none or unfit: not learned). */
+export function accountName(account: string | undefined): string {
+  return account !== undefined && BUCKET_PART.test(account) ? account : '';
+}
+
+/** Groups a pool always tracks: `default`, `other` and those the config names. */
+export function trackedGroups(options: SyncOptions): string[] {
+  return [DEFAULT_GROUP, OTHER_GROUP, ...(options.modelGroups ?? []).map(groupName)];
+}
+
+/** How many groups a pool may track: those configured, `maxModelGroups` more, `default` and `other`. */
+export function maxGroupsOf(options: SyncOptions): number {
+  return (options.modelGroups?.length ?? 0) + (options.maxModelGroups ?? 16) + 2;
+}
+
+/** A key spec as sync-keys-1.lua reads it: group names made safe, an unfit account dropped. */
+function specForRedis(spec: KeySpec): KeySpec {
+  const out: KeySpec = { ...spec };
+  if (spec.groups) out.groups = Object.fromEntries(Object.entries(spec.groups).map(([g, l]) => [groupName(g), l]));
+  const account = accountName(spec.account);
+  if (account) out.account = account;
+  else delete out.account;
+  return out;
 }

@@ -10,7 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
  * EVAL with the source, so callers never see NOSCRIPT. Bump SCRIPT_VERSION whenever a script's
  * contract (KEYS/ARGV/returns) changes, so two releases can run side by side during a rolling deploy.
  */
-export const SCRIPT_VERSION = 3;
+export const SCRIPT_VERSION = 4;
 
 export const SCRIPT_FILES = {
   acquire: 'acquire',

@@ -1,15 +1,39 @@
 import type { Outcome } from '@rotor/core';
 
-export type KeyState = 'active' | 'cooling' | 'suspended' | 'disabled';
+/** A key's own state. Rate limits act on buckets (account, model group), which cool on their own. */
+export type KeyState = 'active' | 'suspended' | 'disabled';
+/** A key as one model group sees it: `cooling` while the key's bucket of that group cools. */
+export type RotationState = KeyState | 'cooling';
+
+export { DEFAULT_GROUP, OTHER_GROUP } from '@rotor/core';
+
+/** Declared limits of one bucket (per account and model group), per the rolling window. */
+export interface BucketLimits {
+  rpm?: number;
+  tpm?: number;
+}
 
 /** What the store needs to know of a configured key. Never the secret. */
 export interface KeySpec {
   id: string;
   label?: string;
   weight?: number;
+  /** Declared limits of each of the key's buckets (any model group). */
   rpm?: number;
   tpm?: number;
   windowMs?: number;
+  /** Declared limits of one model group's bucket, over rpm / tpm. */
+  groups?: Record<string, BucketLimits>;
+  /** The account (organization) that owns the key, declared in the config: wins over a learned one. */
+  account?: string;
+}
+
+/** The pool's model groups, as the config names them. */
+export interface SyncOptions {
+  /** Groups the config names (`modelGroups`): always tracked, whatever the bound. */
+  modelGroups?: readonly string[];
+  /** Other groups (models) tracked before unknown models share `other` (`maxModelGroups`). */
+  maxModelGroups?: number;
 }
 
 /** Proof that a request holds a key: passed back to `report`, which releases the in-flight lease. */
@@ -17,6 +41,9 @@ export interface Lease {
   pool: string;
   keyId: string;
   token: string;
+  /** The bucket the lease reserved from: the key's account at hand-out and the request's model group. */
+  account: string;
+  group: string;
   /**
    * Who asked (a client id, never a token): the answer to this lease may take the key out of rotation
    * only within that client's keys-out limit (StorePolicy.clientKeysOutPerMinute).
@@ -41,6 +68,8 @@ export interface AcquireOptions {
   firstAnswerGate?: boolean;
   /** The requesting client's id, carried on the lease (see Lease.client). */
   client?: string;
+  /** The request's model group (@rotor/core modelGroupOf); DEFAULT_GROUP when absent. */
+  group?: string;
   /**
    * The request's estimated tokens (prompt characters / 4 + its output limit): reserved from the
    * key's learned token budget and counted against its declared tpm. 0 / absent: none.
@@ -49,11 +78,14 @@ export interface AcquireOptions {
 }
 
 export interface ReportResult {
-  state: KeyState;
-  /** ms epoch (Redis clock) when a cooling key returns; 0 otherwise. */
+  /** The key as the lease's model group sees it now (cooling: its bucket cools). */
+  state: RotationState;
+  /** ms epoch (Redis clock) when a cooling bucket returns; 0 otherwise. */
   untilMs: number;
-  /** This report moved the key to another state (the proxy schedules a probe on suspended/disabled). */
+  /** This report changed that state (the proxy schedules a probe on suspended/disabled). */
   changed: boolean;
+  /** The key's account now (declared, learned from this answer, or `~<keyId>`: its own). */
+  account: string;
   reason: string;
   /** The answer would have taken the key out, but the lease's client had used up its keys-out limit. */
   refused: boolean;
@@ -68,8 +100,10 @@ export interface KeySnapshot {
   label?: string;
   state: KeyState;
   reason?: string;
-  /** ms epoch when a cooling key returns. */
-  until?: number;
+  /** The account that owns the key (declared or learned); absent: the key is its own account. */
+  account?: string;
+  /** The account comes from the config (`keys[].account`), not from an answer. */
+  accountDeclared?: boolean;
   weight: number;
   inflight: number;
   acquired: number;
@@ -81,13 +115,28 @@ export interface KeySnapshot {
   lastClass?: string;
   lastError?: string;
   lastAt?: number;
+  parkedAt?: number;
+}
+
+/** One rate-limit bucket: what an account may still send to one model group. */
+export interface BucketSnapshot {
+  /** The account, or `~<keyId>` for a key that is its own account. */
+  account: string;
+  group: string;
+  /** cooling: out of this group's rotation until `until`. */
+  state: 'ready' | 'cooling';
+  reason?: string;
+  /** ms epoch when a cooling bucket returns. */
+  until?: number;
+  inflight: number;
   remainingRequests?: number;
   limitRequests?: number;
   resetRequestsAt?: number;
   remainingTokens?: number;
   limitTokens?: number;
   resetTokensAt?: number;
-  parkedAt?: number;
+  /** Last answer seen in this bucket (absent: never answered). */
+  lastAt?: number;
 }
 
 export interface PoolSnapshot {
@@ -95,25 +144,32 @@ export interface PoolSnapshot {
   /** Redis clock when the snapshot was read. */
   now: number;
   keys: KeySnapshot[];
+  /** Buckets that were used, sorted by group then account. */
+  buckets: BucketSnapshot[];
+  /** The model groups the pool tracks. */
+  groups: string[];
 }
 
 /**
- * What a replica learned about one key while serving from its own memory, in relative times, for
+ * What a replica learned about one bucket while serving from its own memory, in relative times, for
  * merging into the shared state when Redis is back (see RedisKeyStore.mergeLearned).
  */
-export interface LearnedKey {
-  id: string;
+export interface LearnedBucket {
+  account: string;
+  group: string;
   /** The provider's last word on the requests left in its window. */
   seen?: number;
-  /** `seen` minus this replica's requests still in flight on the key. */
+  /** `seen` minus this replica's requests still in flight on the bucket. */
   remaining?: number;
   /** ms until the provider's window resets. */
   resetInMs?: number;
-  /** ms the key has left to cool, and why. */
+  /** ms the bucket has left to cool, and why. */
   coolMs?: number;
   reason?: string;
-  /** ms since each hand-out, for a key with a declared rpm (sliding window). */
+  /** ms since each hand-out under a declared rpm (sliding window), with that rpm and its window. */
   handedOutAgoMs?: number[];
+  rpm?: number;
+  windowMs?: number;
 }
 
 export interface SyncResult {
@@ -128,15 +184,20 @@ export interface SyncResult {
  */
 export interface KeyStore {
   acquire(pool: string, options?: AcquireOptions): Promise<AcquireResult>;
-  report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined>;
+  /**
+   * `account`: the account the answer named (organization, or organization/project as the pool's
+   * accountScope says; @rotor/core accountOf), learned for the key unless its config declares one.
+   */
+  report(lease: Lease, outcome: Outcome, account?: string): Promise<ReportResult | undefined>;
   /**
    * Gives back a lease that ended with no answer from the provider (never forwarded, client gone
    * before an answer, key unknown to this replica): nothing is recorded against the key, and it does
    * not count as the key's first answer. Returns whether the lease was still held.
    */
   release(lease: Lease): Promise<boolean>;
-  sync(pool: string, keys: readonly KeySpec[]): Promise<SyncResult>;
+  sync(pool: string, keys: readonly KeySpec[], options?: SyncOptions): Promise<SyncResult>;
   snapshot(pool: string): Promise<PoolSnapshot>;
+  /** `clear` (and `enable`) end the cooldowns of the key's account's buckets. */
   setState(pool: string, keyId: string, action: KeyAction, reason?: string): Promise<{ state: KeyState; changed: boolean }>;
 }
 

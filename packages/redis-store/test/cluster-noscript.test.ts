@@ -18,7 +18,9 @@ async function exercise(store: RedisKeyStore): Promise<void> {
   await store.setState('alpha', 'k01', 'disable');
   const next = await store.acquire('alpha');
   expect(next.ok && next.lease.keyId).toBe('k02');
-  expect((await store.snapshot('alpha')).keys.map((k) => k.state)).toEqual(['cooling', 'disabled', 'active']);
+  const snap = await store.snapshot('alpha');
+  expect(snap.keys.map((k) => k.state)).toEqual(['active', 'disabled', 'active']);
+  expect(snap.buckets.filter((x) => x.state === 'cooling').map((x) => x.account)).toEqual(['~k00']);
   await store.sync('alpha', ids(2));
 }
 
@@ -42,7 +44,7 @@ describe('Redis Cluster (3 primaries)', () => {
     // The two pools' keys hash to slots owned by different primaries (slots 0-5460 / 5461-10922 / ...).
     const owners = await Promise.all(
       ['alpha', 'beta'].map(async (pool) => {
-        const slot = Number(await client.cluster('KEYSLOT', store.keys(pool).ring));
+        const slot = Number(await client.cluster('KEYSLOT', store.keys(pool).states));
         return client.slots[slot]?.[0];
       }),
     );

@@ -1,6 +1,6 @@
 import { sleep } from '@rotor/testkit';
 import { MemoryKeyStore } from '../src/memory-key-store';
-import type { KeyAction, KeySpec, KeyStore, Lease, StorePolicy } from '../src/types';
+import type { BucketSnapshot, KeyAction, KeySpec, KeyStore, Lease, PoolSnapshot, StorePolicy } from '../src/types';
 import { closeAll, connect, countBy, ids, newStore, outcome, redisNow } from './helpers';
 
 /**
@@ -39,6 +39,12 @@ async function lease(store: KeyStore, pool = 'p'): Promise<Lease> {
   const r = await store.acquire(pool);
   if (!r.ok) throw new Error('expected a key');
   return r.lease;
+}
+
+/** The bucket of a key's account for a model group (its own account unless it has one). */
+function bucketOf(snap: PoolSnapshot, keyId: string, group = 'default'): BucketSnapshot | undefined {
+  const account = snap.keys.find((k) => k.id === keyId)?.account ?? `~${keyId}`;
+  return snap.buckets.find((b) => b.account === account && b.group === group);
 }
 
 async function handOut(store: KeyStore, n: number, pool = 'p'): Promise<string[]> {
@@ -221,7 +227,7 @@ describe.each(subjects)('%s', (_name, make) => {
       expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active', consecutiveFailures: 4, failures: 8, successes: 1 });
     });
 
-    it('a 429 naming no time backs off 100/200/400 ms, then past the ceiling suspends', async () => {
+    it('a 429 naming no time backs off 100/200/400 ms, then past the ceiling cools for the ceiling', async () => {
       const { store, now } = make({ backoff: { baseMs: 100, factor: 2, maxMs: 400, jitter: 0 } });
       await store.sync('p', ids(1));
       const waits: number[] = [];
@@ -233,7 +239,7 @@ describe.each(subjects)('%s', (_name, make) => {
         await sleep(r!.untilMs - (await now()) + 10);
       }
       expect(waits).toEqual([100, 200, 400]);
-      expect(await store.report(await lease(store), outcome('rate_limited'))).toMatchObject({ state: 'suspended', reason: 'backoff_ceiling' });
+      expect(await store.report(await lease(store), outcome('rate_limited'))).toMatchObject({ state: 'cooling', reason: 'backoff_ceiling', cooledFor: 400 });
     });
 
     it('a later Retry-After is never shortened by an earlier one', async () => {
@@ -344,7 +350,7 @@ describe.each(subjects)('%s', (_name, make) => {
       const first = window[0]!;
       if (!first.ok) throw new Error('unreachable');
       await store.report(first.lease, outcome('success', { limitRequests: 3, remainingRequests: 2, resetRequestsMs: 5000 }));
-      expect((await store.snapshot('p')).keys[0]).toMatchObject({ remainingRequests: 0 });
+      expect(bucketOf(await store.snapshot('p'), 'k00')).toMatchObject({ remainingRequests: 0 });
     });
 
     it('a request too large for what a key has left skips it without cooling it; a nearly spent key cools', async () => {
@@ -359,8 +365,9 @@ describe.each(subjects)('%s', (_name, make) => {
       const big = await store.acquire('p', { tokens: 19_500 });
       expect(big.ok).toBe(false);
       expect(!big.ok && big.waitMs).toBeGreaterThan(4000);
-      expect((await store.snapshot('p')).keys.map((k) => [k.state, k.reason])).toEqual([
-        ['active', undefined],
+      const snap = await store.snapshot('p');
+      expect(['k00', 'k01'].map((id) => [bucketOf(snap, id)!.state, bucketOf(snap, id)!.reason])).toEqual([
+        ['ready', undefined],
         ['cooling', 'budget_tokens'],
       ]);
       // k00 still serves what it holds.
@@ -375,10 +382,10 @@ describe.each(subjects)('%s', (_name, make) => {
       expect((await store.acquire('p', { tokens: 600 })).ok).toBe(true); // 400 left
       const big = await store.acquire('p', { tokens: 500 });
       expect(big).toMatchObject({ ok: false });
-      expect((await store.snapshot('p')).keys[0]!.state).toBe('active');
+      expect(bucketOf(await store.snapshot('p'), 'k00')!.state).toBe('ready');
       expect((await store.acquire('p', { tokens: 380 })).ok).toBe(true); // 20 left: under 5 % of 1,000
       expect(await store.acquire('p', { tokens: 100 })).toMatchObject({ ok: false });
-      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'cooling', reason: 'tpm' });
+      expect(bucketOf(await store.snapshot('p'), 'k00')).toMatchObject({ state: 'cooling', reason: 'tpm' });
     });
 
     it('requests still in flight are subtracted from what a header says is left', async () => {
@@ -386,7 +393,7 @@ describe.each(subjects)('%s', (_name, make) => {
       await store.sync('p', ids(1));
       const leases = [await lease(store), await lease(store), await lease(store)];
       await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 5000 }));
-      expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(1);
+      expect(bucketOf(await store.snapshot('p'), 'k00')!.remainingRequests).toBe(1);
     });
 
     it('an estimate that was too low is raised by fresher answers, and the key returns', async () => {
@@ -395,12 +402,12 @@ describe.each(subjects)('%s', (_name, make) => {
       const leases = [];
       for (let i = 0; i < 4; i++) leases.push(await lease(store));
       await store.report(leases[3]!, outcome('success', { remainingRequests: 2, resetRequestsMs: 5000 }));
-      expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+      expect(bucketOf(await store.snapshot('p'), 'k00')!.remainingRequests).toBe(0);
       expect(await store.acquire('p')).toMatchObject({ ok: false });
       for (const [i, l] of leases.slice(0, 3).entries()) {
         await store.report(l, outcome('success', { remainingRequests: 5 - i, resetRequestsMs: 5000 }));
       }
-      expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active', remainingRequests: 2 });
+      expect(bucketOf(await store.snapshot('p'), 'k00')).toMatchObject({ state: 'ready', remainingRequests: 2 });
       expect(await store.acquire('p')).toMatchObject({ ok: true, remainingRequests: 1 });
     });
 
@@ -412,7 +419,7 @@ describe.each(subjects)('%s', (_name, make) => {
       for (let i = 0; i < 4; i++) leases.push(await lease(store));
       await store.report(leases[3]!, outcome('success', { remainingRequests: 0, resetRequestsMs: 4900 }));
       await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 4900 }));
-      expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+      expect(bucketOf(await store.snapshot('p'), 'k00')!.remainingRequests).toBe(0);
       expect(await store.acquire('p')).toMatchObject({ ok: false });
     });
 
@@ -430,6 +437,100 @@ describe.each(subjects)('%s', (_name, make) => {
       expect(granted.length).toBeGreaterThanOrEqual(20);
       expect(granted.length).toBeLessThanOrEqual(30);
       expect(granted[9]! - granted[0]!).toBeLessThan(200); // the budget is usable at once
+    });
+  });
+
+  describe('buckets: account x model group', () => {
+    const take = async (store: KeyStore, group?: string) => {
+      const r = await store.acquire('p', group ? { group } : {});
+      if (!r.ok) throw new Error(`expected a key for ${group}`);
+      return r.lease;
+    };
+
+    it("a 429 on one model cools that model's bucket only: the key serves other models meanwhile", async () => {
+      const { store } = make();
+      await store.sync('p', ids(2));
+      const big = await take(store, 'gpt-big');
+      expect(big).toMatchObject({ keyId: 'k00', account: '~k00', group: 'gpt-big' });
+      expect(await store.report(big, outcome('rate_limited', { retryAfterMs: 30_000 }))).toMatchObject({ state: 'cooling', changed: true });
+      expect((await take(store, 'gpt-big')).keyId).toBe('k01');
+      // The small model still has both keys, in plain round robin.
+      expect([(await take(store, 'gpt-small')).keyId, (await take(store, 'gpt-small')).keyId].sort()).toEqual(['k00', 'k01']);
+      const snap = await store.snapshot('p');
+      expect(snap.keys.map((k) => k.state)).toEqual(['active', 'active']);
+      expect(snap.buckets.filter((b) => b.state === 'cooling').map((b) => `${b.account}|${b.group}`)).toEqual(['~k00|gpt-big']);
+      expect(snap.groups).toEqual(['default', 'gpt-big', 'gpt-small', 'other']);
+    });
+
+    it('keys of one learned organization share its budget: one answer teaches it for all of them', async () => {
+      const { store } = make();
+      await store.sync('p', ids(3));
+      const a = await take(store);
+      const b = await take(store);
+      // Both answers name org-1: the provider says 2 left for the organization (b's answer is fresher).
+      expect(await store.report(a, outcome('success', { limitRequests: 10, remainingRequests: 3, resetRequestsMs: 30_000 }), 'org-1')).toMatchObject({
+        account: 'org-1',
+      });
+      await store.report(b, outcome('success', { limitRequests: 10, remainingRequests: 2, resetRequestsMs: 30_000 }), 'org-1');
+      // k00 and k01 together get 2 more; k02 (its own account until an answer says otherwise) is not held back.
+      const picked = [];
+      for (let i = 0; i < 6; i++) picked.push((await take(store)).keyId);
+      expect(countBy(picked.filter((id) => id !== 'k02')).size).toBeGreaterThan(0);
+      expect(picked.filter((id) => id !== 'k02')).toHaveLength(2);
+      const snap = await store.snapshot('p');
+      expect(snap.keys.map((k) => k.account)).toEqual(['org-1', 'org-1', undefined]);
+      expect(snap.buckets.find((x) => x.account === 'org-1')).toMatchObject({ state: 'cooling', reason: 'budget' });
+    });
+
+    it('a declared account is shared from the first request and wins over what answers say', async () => {
+      const { store } = make();
+      await store.sync('p', [
+        { id: 'k00', account: 'acme', rpm: 3, windowMs: 60_000 },
+        { id: 'k01', account: 'acme', rpm: 3, windowMs: 60_000 },
+      ]);
+      // Declared rpm 3 is the account's: three hand-outs over both keys, then none.
+      const first = [await take(store), await take(store), await take(store)];
+      expect(first.map((l) => l.keyId)).toEqual(['k00', 'k01', 'k00']);
+      expect(await store.acquire('p')).toMatchObject({ ok: false });
+      expect(await store.report(first[0]!, outcome('success'), 'org-other')).toMatchObject({ account: 'acme' });
+      expect((await store.snapshot('p')).keys.map((k) => [k.account, k.accountDeclared])).toEqual([
+        ['acme', true],
+        ['acme', true],
+      ]);
+    });
+
+    it('quota exhaustion parks every key of the account; a bad key parks only itself', async () => {
+      const { store } = make();
+      await store.sync('p', [{ id: 'k00', account: 'acme' }, { id: 'k01', account: 'acme' }, { id: 'k02' }, { id: 'k03' }]);
+      expect(await store.report(await take(store), outcome('quota_exhausted'))).toMatchObject({ state: 'suspended', reason: 'quota' });
+      expect(await store.report(await take(store), outcome('invalid_key'))).toMatchObject({ state: 'suspended', reason: 'suspect_invalid' });
+      expect((await store.snapshot('p')).keys.map((k) => [k.id, k.state, k.reason ?? ''])).toEqual([
+        ['k00', 'suspended', 'quota'],
+        ['k01', 'suspended', 'quota'],
+        ['k02', 'suspended', 'suspect_invalid'],
+        ['k03', 'active', ''],
+      ]);
+    });
+
+    it('declared limits per model group override the pool-wide ones for that group only', async () => {
+      const { store } = make();
+      await store.sync('p', [{ id: 'k00', rpm: 5, groups: { big: { rpm: 1 } }, windowMs: 60_000 }]);
+      expect((await store.acquire('p', { group: 'big' })).ok).toBe(true);
+      expect(await store.acquire('p', { group: 'big' })).toMatchObject({ ok: false });
+      const small = await Promise.all([1, 2, 3, 4, 5, 6].map(() => store.acquire('p', { group: 'small' })));
+      expect(small.map((r) => r.ok)).toEqual([true, true, true, true, true, false]);
+    });
+
+    it('past maxModelGroups, unknown models share "other"; configured groups and default are always kept', async () => {
+      const { store } = make();
+      await store.sync('p', ids(1), { modelGroups: ['big'], maxModelGroups: 1 });
+      expect((await take(store, 'm-1')).group).toBe('m-1');
+      expect((await take(store, 'm-2')).group).toBe('other');
+      expect((await take(store, 'm-3')).group).toBe('other');
+      expect((await take(store, 'big')).group).toBe('big');
+      expect((await take(store)).group).toBe('default');
+      expect((await take(store, 'not a|name')).group).toBe('other');
+      expect((await store.snapshot('p')).groups).toEqual(['big', 'default', 'm-1', 'other']);
     });
   });
 
@@ -467,11 +568,13 @@ describe.each(subjects)('%s', (_name, make) => {
       });
       const snap = await store.snapshot('p');
       expect(snap.keys.map((k) => [k.id, k.state])).toEqual([
-        ['k00', 'cooling'],
+        ['k00', 'active'],
         ['k02', 'active'],
         ['k03', 'active'],
       ]);
-      expect(snap.keys[0]).toMatchObject({ until: cooled!.untilMs, weight: 2, label: 'primary' });
+      expect(snap.keys[0]).toMatchObject({ weight: 2, label: 'primary' });
+      expect(bucketOf(snap, 'k00')).toMatchObject({ state: 'cooling', until: cooled!.untilMs });
+      expect(bucketOf(snap, 'k01')).toBeUndefined();
     });
 
     it('a report for a key removed while its request was in flight is ignored', async () => {
@@ -513,18 +616,27 @@ describe.each(subjects)('%s', (_name, make) => {
         consecutiveFailures: 0,
         lastStatus: 200,
         lastClass: 'success',
+      });
+      expect(ka!.lastError).toBeUndefined();
+      const [ba, bb] = snap.buckets;
+      expect(ba).toMatchObject({
+        account: '~a',
+        group: 'default',
+        state: 'ready',
+        inflight: 1,
         remainingRequests: 39,
         limitRequests: 50,
         remainingTokens: 900,
         limitTokens: 1000,
       });
-      expect(Math.abs(ka!.resetRequestsAt! - at - 6000)).toBeLessThan(100);
-      expect(ka!.lastError).toBeUndefined();
-      expect(kb).toMatchObject({ id: 'b', state: 'cooling', reason: 'rate_limited', rateLimited: 1, lastStatus: 429, lastError: 'rate_limit_exceeded' });
-      expect(Math.abs(kb!.until! - at - 9000)).toBeLessThan(100);
+      expect(Math.abs(ba!.resetRequestsAt! - at - 6000)).toBeLessThan(100);
+      expect(kb).toMatchObject({ id: 'b', state: 'active', rateLimited: 1, lastStatus: 429, lastError: 'rate_limit_exceeded' });
+      expect(bb).toMatchObject({ account: '~b', group: 'default', state: 'cooling', reason: 'rate_limited' });
+      expect(Math.abs(bb!.until! - at - 9000)).toBeLessThan(100);
       expect(kc).toMatchObject({ id: 'c', state: 'disabled', reason: 'operator', acquired: 0 });
       expect(kc!.parkedAt).toBeGreaterThan(0);
-      expect(kc!.until).toBeUndefined();
+      expect(snap.buckets).toHaveLength(2);
+      expect(snap.groups).toEqual(['default', 'other']);
     });
   });
 });
@@ -554,12 +666,22 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    let specs: KeySpec[] = ids(6).map((s, i) => ({ ...s, weight: 1 + (i % 3), ...(i % 3 === 0 ? { tpm: 1500, windowMs: 60_000 } : {}) }));
+    // Keys with a declared tpm, a declared rpm for one model group, a declared account (two share one).
+    let specs: KeySpec[] = ids(6).map((s, i) => ({
+      ...s,
+      weight: 1 + (i % 3),
+      ...(i % 3 === 0 ? { tpm: 1500, windowMs: 60_000 } : {}),
+      ...(i % 3 === 1 ? { groups: { big: { rpm: 3 } }, windowMs: 60_000 } : {}),
+      ...(i === 2 || i === 5 ? { account: 'org-decl' } : {}),
+    }));
+    // One configured group, room for two more: the other models share 'other'.
+    const syncOptions = { modelGroups: ['big'], maxModelGroups: 2 };
+    const groups = [undefined, 'big', 'gpt-a', 'gpt-b', 'gpt-c', 'gpt-d'];
     const journal: string[][] = [[], []];
     const held: Lease[][] = [[], []];
     const kinds = ['success', 'success', 'success', 'rate_limited', 'quota_exhausted', 'invalid_key', 'permission_denied', 'server_error', 'timeout', 'client_error'] as const;
     const actions: KeyAction[] = ['disable', 'enable', 'clear', 'reinstate', 'suspend', 'invalidate'];
-    for (const store of stores) await store.sync('p', specs);
+    for (const store of stores) await store.sync('p', specs, syncOptions);
 
     for (let step = 0; step < 600; step++) {
       const roll = random();
@@ -568,9 +690,14 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         const tokens = random() < 0.7 ? Math.floor(random() * 400) : 0;
         const client = pick(['c_a', 'c_b', undefined]);
         const firstAnswerGate = random() < 0.3;
+        const group = pick(groups);
         for (const [i, store] of stores.entries()) {
-          const r = await store.acquire('p', { exclude, tokens, firstAnswerGate, ...(client ? { client } : {}) });
-          journal[i]!.push(r.ok ? `acquire ${r.lease.keyId} ${r.remainingRequests ?? '-'}` : `none ${r.waitMs === undefined ? '-' : 'wait'}`);
+          const r = await store.acquire('p', { exclude, tokens, firstAnswerGate, ...(client ? { client } : {}), ...(group ? { group } : {}) });
+          journal[i]!.push(
+            r.ok
+              ? `acquire ${r.lease.keyId} ${r.lease.account}|${r.lease.group} ${r.remainingRequests ?? '-'}`
+              : `none ${group} ${r.waitMs === undefined ? '-' : 'wait'}`,
+          );
           if (r.ok) held[i]!.push(r.lease);
         }
       } else if (roll < 0.85) {
@@ -580,11 +707,15 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         const withTokens = random() < 0.5 ? { limitTokens: 2000, remainingTokens: Math.floor(random() * 1500), resetTokensMs: 60_000 } : {};
         const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: 60_000, ...withTokens } : {};
         const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs: 60_000 } : headers;
+        // Some answers name the keys' organization (two organizations, learned unless declared).
+        const account = random() < 0.3 ? pick(['org-x', 'org-y']) : undefined;
         for (const [i, store] of stores.entries()) {
           const [l] = held[i]!.splice(at, 1);
-          const r = await store.report(l!, outcome(kind, rateLimit));
+          const r = await store.report(l!, outcome(kind, rateLimit), account);
           // cooledFor: the exact cooldown each side computed (the backoff with its jitter draw included).
-          journal[i]!.push(r ? `report ${l!.keyId} ${kind} -> ${r.state} ${r.reason} ${r.changed} ${r.refused} ${r.cooledFor}` : `report ${l!.keyId} ignored`);
+          journal[i]!.push(
+            r ? `report ${l!.keyId} ${kind} -> ${r.state} ${r.reason} ${r.changed} ${r.refused} ${r.cooledFor} ${r.account}` : `report ${l!.keyId} ignored`,
+          );
         }
       } else if (roll < 0.88) {
         if (held[0]!.length === 0) continue;
@@ -605,18 +736,29 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         }
       } else {
         // Never below two keys, so there is always one to act on.
-        specs = random() < 0.5 && specs.length > 2 ? specs.slice(1) : [...specs, { id: `n${step}`, weight: 1 }];
-        for (const [i, store] of stores.entries()) journal[i]!.push(`sync ${JSON.stringify(await store.sync('p', specs))}`);
+        specs = random() < 0.5 && specs.length > 2 ? specs.slice(1) : [...specs, { id: `n${step}`, weight: 1, ...(step % 2 ? { account: 'org-x' } : {}) }];
+        for (const [i, store] of stores.entries()) journal[i]!.push(`sync ${JSON.stringify(await store.sync('p', specs, syncOptions))}`);
       }
     }
     expect(journal[1]).toEqual(journal[0]);
     // Backoff cooldowns (jitter draws included) were computed, and equal, on both sides.
     expect(journal[0]!.filter((line) => / rate_limited -> cooling rate_limited true false [1-9]/.test(line)).length).toBeGreaterThan(3);
-    const timeless = (snap: Awaited<ReturnType<KeyStore['snapshot']>>) =>
-      snap.keys.map(({ until, lastAt, parkedAt, resetRequestsAt, resetTokensAt, ...rest }) => rest);
+    const timeless = (snap: PoolSnapshot) => ({
+      keys: snap.keys.map(({ lastAt, parkedAt, ...rest }) => rest),
+      buckets: snap.buckets.map(({ until, lastAt, resetRequestsAt, resetTokensAt, ...rest }) => rest),
+      groups: snap.groups,
+    });
     expect(timeless(await memory.snapshot('p'))).toEqual(timeless(await redisStore.snapshot('p')));
     const kinds_ = countBy(journal[0]!.map((line) => line.split(' ')[0]!));
-    const final = countBy((await redisStore.snapshot('p')).keys.map((k) => k.state));
-    console.log(`conformance: ${journal[0]!.length} operations identical on both stores ${JSON.stringify(Object.fromEntries(kinds_))}, final states ${JSON.stringify(Object.fromEntries(final))}`);
+    const finalSnap = await redisStore.snapshot('p');
+    const final = countBy(finalSnap.keys.map((k) => k.state));
+    // The run met what it is meant to: learned and declared accounts, several groups, cooling buckets.
+    expect(finalSnap.groups).toEqual(expect.arrayContaining(['big', 'default', 'other']));
+    expect(journal[0]!.some((line) => / org-[xy]$/.test(line))).toBe(true);
+    expect(journal[0]!.some((line) => /acquire \S+ org-decl\|/.test(line))).toBe(true);
+    console.log(
+      `conformance: ${journal[0]!.length} operations identical on both stores ${JSON.stringify(Object.fromEntries(kinds_))}, ` +
+        `final states ${JSON.stringify(Object.fromEntries(final))}, ${finalSnap.buckets.length} buckets in ${finalSnap.groups.length} groups`,
+    );
   });
 });

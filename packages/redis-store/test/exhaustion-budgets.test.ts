@@ -56,7 +56,7 @@ describe('budgets', () => {
     }
     // The first answer says 3 left, but two more requests of ours may not have reached the provider.
     await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 5000 }));
-    expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(1);
+    expect((await store.snapshot('p')).buckets[0]!.remainingRequests).toBe(1);
   });
 
   it('an estimate that was too low is raised by a fresher answer, and a key cooled by it returns', async () => {
@@ -69,15 +69,15 @@ describe('budgets', () => {
     }
     // The provider counted all four (2 left), but three answers are still on their way: estimate 0.
     await store.report(leases[3]!, outcome('success', { remainingRequests: 2, resetRequestsMs: 5000 }));
-    expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+    expect((await store.snapshot('p')).buckets[0]!.remainingRequests).toBe(0);
     expect(await store.acquire('p')).toMatchObject({ ok: false }); // cooled: budget spent as far as we know
     // The other answers arrive late (the provider answered them first: 5, 4 and 3 left). They were
     // counted already, so 2 are really left.
     for (const [i, lease] of leases.slice(0, 3).entries()) {
       await store.report(lease, outcome('success', { remainingRequests: 5 - i, resetRequestsMs: 5000 }));
     }
-    const key = (await store.snapshot('p')).keys[0]!;
-    expect(key).toMatchObject({ state: 'active', remainingRequests: 2 });
+    const bucket = (await store.snapshot('p')).buckets[0]!;
+    expect(bucket).toMatchObject({ state: 'ready', remainingRequests: 2 });
     expect(await store.acquire('p')).toMatchObject({ ok: true, remainingRequests: 1 });
   });
 
@@ -152,7 +152,7 @@ describe('out-of-order reports', () => {
     // The provider answered them 3, 2, 1, 0 left; the last answer comes back first.
     await store.report(leases[3]!, outcome('success', { remainingRequests: 0, resetRequestsMs: 4900 }));
     await store.report(leases[0]!, outcome('success', { remainingRequests: 3, resetRequestsMs: 4900 }));
-    expect((await store.snapshot('p')).keys[0]!.remainingRequests).toBe(0);
+    expect((await store.snapshot('p')).buckets[0]!.remainingRequests).toBe(0);
     expect(await store.acquire('p')).toMatchObject({ ok: false });
   });
 });

@@ -58,14 +58,16 @@ describe('MemoryKeyStore as a per-replica fallback', () => {
     memory.adopt(snapshot, Date.now() + clockOffset);
     const mine = await memory.snapshot('p');
     expect(mine.keys.map((k) => [k.id, k.state, k.reason ?? ''])).toEqual([
-      ['k00', 'cooling', 'rate_limited'],
+      ['k00', 'active', ''],
       ['k01', 'suspended', 'quota'],
       ['k02', 'disabled', 'operator'],
       ['k03', 'active', ''],
       ['k04', 'active', ''],
     ]);
-    expect(Math.abs(mine.keys[0]!.until! - mine.now - (snapshot.keys[0]!.until! - snapshot.now))).toBeLessThan(50);
-    expect(mine.keys[3]!.remainingRequests).toBe(3); // a third of the 9 the provider said were left
+    const bucket = (snap: typeof mine, account: string) => snap.buckets.find((b) => b.account === account)!;
+    expect(bucket(mine, '~k00')).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
+    expect(Math.abs(bucket(mine, '~k00').until! - mine.now - (bucket(snapshot, '~k00').until! - snapshot.now))).toBeLessThan(50);
+    expect(bucket(mine, '~k03').remainingRequests).toBe(3); // a third of the 9 the provider said were left
     const picked: string[] = [];
     for (let i = 0; i < 10; i++) {
       const r = await memory.acquire('p');
@@ -127,20 +129,20 @@ describe('back from fallback: what a replica learned is merged into Redis', () =
     await take('c');
     await take('c');
     const learned = memory.learned('p');
-    expect(learned.map((l) => l.id).sort()).toEqual(['a', 'b', 'c']);
-    expect(learned.find((l) => l.id === 'a')).toMatchObject({ seen: 6, remaining: 5 });
+    expect(learned.map((l) => l.account).sort()).toEqual(['~a', '~b', '~c']);
+    expect(learned.find((l) => l.account === '~a')).toMatchObject({ group: 'default', seen: 6, remaining: 5 });
 
     expect(await shared.mergeLearned('p', learned)).toBe(3);
     const snap = await shared.snapshot('p');
-    const [a, b] = snap.keys;
-    expect(a).toMatchObject({ state: 'active', remainingRequests: 5 });
-    expect(b).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
-    expect(b!.until! - snap.now).toBeGreaterThan(14_000);
+    const bucket = (account: string) => snap.buckets.find((x) => x.account === account)!;
+    expect(bucket('~a')).toMatchObject({ state: 'ready', remainingRequests: 5 });
+    expect(bucket('~b')).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
+    expect(bucket('~b').until! - snap.now).toBeGreaterThan(14_000);
     // c: 2 hand-outs in fallback (its half of 4) + 2 more now = its declared 4 per window: no 5th.
     const c = await Promise.all([1, 2, 3].map(() => shared.acquire('p', { exclude: ['a', 'b', 'd'] })));
     expect(c.map((r) => r.ok)).toEqual([true, true, false]);
     // Merging a looser view changes nothing: Redis's stricter budget stays.
-    expect(await shared.mergeLearned('p', [{ id: 'a', seen: 40, remaining: 40, resetInMs: 20_000 }])).toBe(0);
-    expect((await shared.snapshot('p')).keys[0]!.remainingRequests).toBe(5);
+    expect(await shared.mergeLearned('p', [{ account: '~a', group: 'default', seen: 40, remaining: 40, resetInMs: 20_000 }])).toBe(0);
+    expect((await shared.snapshot('p')).buckets.find((x) => x.account === '~a')!.remainingRequests).toBe(5);
   });
 });

@@ -1,4 +1,5 @@
 import { sleep } from '@rotor/testkit';
+import { coolingKey } from '../src/keys';
 import { closeAll, connect, ids, newStore, outcome, redisNow } from './helpers';
 
 afterAll(closeAll);
@@ -19,7 +20,7 @@ describe('key states', () => {
     const result = await store.report(lease, outcome('rate_limited', { retryAfterMs: 2000 }));
     expect(result?.state).toBe('cooling');
     expect(Math.abs(result!.untilMs - before - 2000)).toBeLessThanOrEqual(100);
-    expect(Number(await redis.zscore(store.keys('p').cooling, 'k00'))).toBe(result!.untilMs);
+    expect(Number(await redis.zscore(coolingKey(store.keys('p'), 'default'), '~k00'))).toBe(result!.untilMs);
 
     const none = await store.acquire('p');
     expect(none.ok).toBe(false);
@@ -80,7 +81,7 @@ describe('key states', () => {
     expect((await store.snapshot('p')).keys[0]).toMatchObject({ state: 'active', consecutiveFailures: 4 });
   });
 
-  it('a 429 without timing headers backs off exponentially, and past the ceiling suspends', async () => {
+  it('a 429 without timing headers backs off exponentially, and past the ceiling cools for the ceiling', async () => {
     const redis = connect();
     const store = newStore({ backoff: { baseMs: 100, factor: 2, maxMs: 400, jitter: 0 } }, redis);
     await store.sync('p', ids(1));
@@ -95,7 +96,7 @@ describe('key states', () => {
     }
     expect(waits).toEqual([100, 200, 400]);
     const r = await store.report(await acquireKey(store), outcome('rate_limited'));
-    expect(r).toMatchObject({ state: 'suspended', reason: 'backoff_ceiling' });
+    expect(r).toMatchObject({ state: 'cooling', reason: 'backoff_ceiling', cooledFor: 400 });
   });
 
   it('a later Retry-After from another replica is never shortened by an earlier one', async () => {

@@ -1,3 +1,4 @@
+import { bucketHash, coolingKey, keyHash, ringKey } from '../src/keys';
 import { closeAll, connect, ids, newStore, outcome } from './helpers';
 
 afterAll(closeAll);
@@ -16,14 +17,15 @@ describe('sync', () => {
 
     const snap = await store.snapshot('p');
     expect(snap.keys.map((k) => [k.id, k.state])).toEqual([
-      ['k00', 'cooling'],
+      ['k00', 'active'],
       ['k02', 'active'],
       ['k03', 'active'],
     ]);
-    expect(snap.keys[0]).toMatchObject({ until: cooled!.untilMs, weight: 2, label: 'primary' });
+    expect(snap.keys[0]).toMatchObject({ weight: 2, label: 'primary' });
     const k = store.keys('p');
-    expect(await redis.exists(`${k.keyPrefix}k01`)).toBe(0);
-    expect(await redis.zscore(k.ring, 'k01')).toBeNull();
+    expect(Number(await redis.zscore(coolingKey(k, 'default'), '~k00'))).toBe(cooled!.untilMs);
+    expect(await redis.zrange(ringKey(k, 'default'), 0, -1)).toEqual(['k02', 'k03']);
+    expect(await redis.exists(keyHash(k, 'k01'), bucketHash(k, '~k01', 'default'))).toBe(0);
   });
 
   it('a report for a key removed while its request was in flight is ignored, not resurrected', async () => {
@@ -35,6 +37,6 @@ describe('sync', () => {
     await store.sync('p', []);
     expect(await store.report(r.lease, outcome('rate_limited', { retryAfterMs: 1000 }))).toBeUndefined();
     const k = store.keys('p');
-    expect(await redis.exists(`${k.keyPrefix}k00`, k.states, k.cooling, k.ring)).toBe(0);
+    expect(await redis.exists(keyHash(k, 'k00'), k.states, coolingKey(k, 'default'), ringKey(k, 'default'))).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import type { KeySnapshot, KeyState } from '../types';
+import type { BucketLimits, BucketSnapshot, KeySnapshot, KeyState } from '../types';
 
 /** One key's detail: the fields of the Redis per-key HASH, same names in camelCase. */
 export interface MemKey {
@@ -8,15 +8,32 @@ export interface MemKey {
   rpm?: number;
   tpm?: number;
   windowMs?: number;
+  /** Declared limits per model group (`rpm@<group>` / `tpm@<group>`). */
+  groups: Map<string, BucketLimits>;
+  /** Declared or learned account; undefined: the key is its own (`~<id>`). */
+  account?: string;
+  accountDecl?: string;
   state: KeyState;
   reason: string;
-  until: number;
   fails: number;
-  rlStreak: number;
   lastStatus?: number;
   lastClass?: string;
   lastError?: string;
   lastAt?: number;
+  acquired: number;
+  inflight: number;
+  ok: number;
+  rateLimited: number;
+  quota: number;
+  invalid: number;
+  errors: number;
+  parkedAt?: number;
+}
+
+/** One bucket (account, model group): the fields of the Redis bucket HASH and its lists. */
+export interface MemBucket {
+  until?: number;
+  reason?: string;
   limReq?: number;
   remReq?: number;
   seenReq?: number;
@@ -26,21 +43,18 @@ export interface MemKey {
   remTok?: number;
   seenTok?: number;
   resetTokAt?: number;
-  acquired: number;
-  ok: number;
-  rateLimited: number;
-  quota: number;
-  invalid: number;
-  errors: number;
-  parkedAt?: number;
-  /** Hand-out times for a declared rpm, newest first (the Redis `:log` LIST). */
-  log: number[];
-  /** [ms, tokens] handed out under a declared tpm, newest first (the Redis `:tlog` LIST), and their sum. */
-  tlog: [number, number][];
-  tlogSum: number;
-  /** lease token -> tokens it reserved (the Redis `:inflight` ZSET); their sum. */
+  inflightTok?: number;
+  tlogSum?: number;
+  rlStreak?: number;
+  lastAt?: number;
+  /** lease token -> tokens it reserved (the `:inflight` ZSET). */
   inflight: Map<string, number>;
-  inflightTok: number;
+  /** Hand-out times under a declared rpm, newest first (the `:log` LIST), with that rpm and window. */
+  log: number[];
+  rpm?: number;
+  windowMs?: number;
+  /** [ms, tokens] handed out under a declared tpm, newest first (the `:tlog` LIST). */
+  tlog: [number, number][];
 }
 
 export function newKey(id: string): MemKey {
@@ -48,28 +62,27 @@ export function newKey(id: string): MemKey {
     id,
     label: '',
     weight: 1,
+    groups: new Map(),
     state: 'active',
     reason: '',
-    until: 0,
     fails: 0,
-    rlStreak: 0,
     acquired: 0,
+    inflight: 0,
     ok: 0,
     rateLimited: 0,
     quota: 0,
     invalid: 0,
     errors: 0,
-    log: [],
-    tlog: [],
-    tlogSum: 0,
-    inflight: new Map(),
-    inflightTok: 0,
   };
 }
 
-export function forgetBudgets(key: MemKey): void {
-  key.remReq = key.resetReqAt = key.seenReq = key.remSlack = undefined;
-  key.remTok = key.resetTokAt = key.seenTok = undefined;
+export function newBucket(): MemBucket {
+  return { inflight: new Map(), log: [], tlog: [] };
+}
+
+export function forgetBudgets(bucket: MemBucket): void {
+  bucket.remReq = bucket.resetReqAt = bucket.seenReq = bucket.remSlack = undefined;
+  bucket.remTok = bucket.resetTokAt = bucket.seenTok = undefined;
 }
 
 export function toSnapshot(k: MemKey): KeySnapshot {
@@ -79,9 +92,9 @@ export function toSnapshot(k: MemKey): KeySnapshot {
     ...(k.label ? { label: k.label } : {}),
     state: k.state,
     ...(k.reason ? { reason: k.reason } : {}),
-    ...(k.state === 'cooling' ? { until: k.until } : {}),
+    ...(k.account ? { account: k.account, ...(k.accountDecl ? { accountDeclared: true } : {}) } : {}),
     weight: k.weight,
-    inflight: k.inflight.size,
+    inflight: k.inflight,
     acquired: k.acquired,
     successes: k.ok,
     rateLimited: k.rateLimited,
@@ -91,12 +104,24 @@ export function toSnapshot(k: MemKey): KeySnapshot {
     lastClass: k.lastClass || undefined,
     lastError: k.lastError || undefined,
     lastAt: k.lastAt,
-    remainingRequests: k.remReq,
-    limitRequests: k.limReq,
-    resetRequestsAt: k.resetReqAt,
-    remainingTokens: k.remTok,
-    limitTokens: k.limTok,
-    resetTokensAt: k.resetTokAt,
     parkedAt: parked ? k.parkedAt : undefined,
+  };
+}
+
+/** `until`: the bucket's cooling score when it is still in the future (snapshot.ts's rule). */
+export function toBucketSnapshot(account: string, group: string, b: MemBucket, until: number | undefined): BucketSnapshot {
+  return {
+    account,
+    group,
+    state: until !== undefined ? 'cooling' : 'ready',
+    ...(until !== undefined ? { until, ...(b.reason ? { reason: b.reason } : {}) } : {}),
+    inflight: b.inflight.size,
+    remainingRequests: b.remReq,
+    limitRequests: b.limReq,
+    resetRequestsAt: b.resetReqAt,
+    remainingTokens: b.remTok,
+    limitTokens: b.limTok,
+    resetTokensAt: b.resetTokAt,
+    lastAt: b.lastAt,
   };
 }

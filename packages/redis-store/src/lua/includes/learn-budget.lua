@@ -1,0 +1,43 @@
+-- Transition "learn budget": what an answer's rate-limit headers say a bucket has left.
+--
+-- What is left: the freshest answer of the running window (the one with the least left, `seen_*`)
+-- minus everything of ours still in flight on the bucket, as any of it may not have reached the
+-- provider yet. So the estimate never exceeds what is really left (no upstream 429 of our own making);
+-- it is low by what the provider counted whose answers are still on their way, and each answer that
+-- arrives (fresh or late) shrinks the in-flight set and corrects it, upwards too. `h` holds the
+-- answer's limReq, remReq, resetReq, limTok, remTok, resetTok (nil when absent; resets in ms from now).
+-- Returns whether the request budget went from spent to some room (a bucket cooled on it may return).
+local function learnBudget(bucket, h, now)
+  local raised = false
+  if h.remReq then
+    local f = rcall('HMGET', bucket, 'seen_req', 'reset_req_at', 'rem_req')
+    local seen, knownReset, known = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+    local windowRunning = seen and knownReset and knownReset > now
+    local fresh = not windowRunning or h.remReq <= seen
+    local base = h.remReq
+    if not fresh then base = seen end
+    local left = base - rcall('ZCARD', bucket .. ':inflight')
+    if left < 0 then left = 0 end
+    raised = left > 0 and (known == nil or known <= 0)
+    -- rem_slack: how much more may really be left; acquire treats a budget spent only by that
+    -- uncertainty as settling (look again shortly), not as spent until the reset.
+    rcall('HSET', bucket, 'rem_req', left, 'seen_req', base, 'rem_slack', base - left)
+    if fresh and h.resetReq then rcall('HSET', bucket, 'reset_req_at', now + h.resetReq) end
+  end
+  if h.limReq then rcall('HSET', bucket, 'lim_req', h.limReq) end
+  if h.remTok then
+    -- As for requests, minus the tokens our requests still in flight reserved.
+    local f = rcall('HMGET', bucket, 'seen_tok', 'reset_tok_at', 'inflight_tok')
+    local seen, knownReset = tonumber(f[1]), tonumber(f[2])
+    local windowRunning = seen and knownReset and knownReset > now
+    local fresh = not windowRunning or h.remTok <= seen
+    local base = h.remTok
+    if not fresh then base = seen end
+    local left = base - (tonumber(f[3]) or 0)
+    if left < 0 then left = 0 end
+    rcall('HSET', bucket, 'rem_tok', left, 'seen_tok', base)
+    if fresh and h.resetTok then rcall('HSET', bucket, 'reset_tok_at', now + h.resetTok) end
+  end
+  if h.limTok then rcall('HSET', bucket, 'lim_tok', h.limTok) end
+  return raised
+end
