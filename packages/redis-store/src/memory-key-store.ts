@@ -417,7 +417,10 @@ export class MemoryKeyStore implements KeyStore {
       const windowMs = bucket.windowMs ?? 60_000;
       const recent = bucket.log.filter((t) => t + windowMs > now).map((t) => now - t);
       if (recent.length > 0 && bucket.rpm !== undefined) Object.assign(entry, { handedOutAgoMs: recent, rpm: bucket.rpm, windowMs });
-      if (Object.keys(entry).length > 2) out.push(entry);
+      if (Object.keys(entry).length === 2) continue;
+      const learnedKeys = [...(p.accounts.get(entry.account) ?? [])].filter((id) => p.keys.get(id)?.accountDecl === undefined);
+      if (learnedKeys.length > 0) entry.keys = learnedKeys;
+      out.push(entry);
     }
     return out;
   }

@@ -170,6 +170,8 @@ export interface LearnedBucket {
   handedOutAgoMs?: number[];
   rpm?: number;
   windowMs?: number;
+  /** Keys this replica learned the (named) account for. */
+  keys?: string[];
 }
 
 export interface SyncResult {

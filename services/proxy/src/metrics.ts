@@ -220,9 +220,9 @@ export class ProxyMetrics {
   instrumentStore<S extends KeyStore>(store: S): KeyStore {
     return {
       acquire: (pool, options) => this.timeRedis('acquire', () => store.acquire(pool, options)),
-      report: (lease, outcome) => this.timeRedis('report', () => store.report(lease, outcome)),
+      report: (lease, outcome, account) => this.timeRedis('report', () => store.report(lease, outcome, account)),
       release: (lease) => this.timeRedis('release', () => store.release(lease)),
-      sync: (pool, keys) => this.timeRedis('sync', () => store.sync(pool, keys)),
+      sync: (pool, keys, options) => this.timeRedis('sync', () => store.sync(pool, keys, options)),
       snapshot: (pool) => this.timeRedis('snapshot', () => store.snapshot(pool)),
       setState: (pool, keyId, action, reason) =>
         this.timeRedis('setState', () => store.setState(pool, keyId, action, reason)),

@@ -1,22 +1,36 @@
-import type { PoolKey, RotorConfig } from '@rotor/core';
-import type { KeySpec, KeyStore } from '@rotor/redis-store';
+import { groupLimits, type PoolKey, type RotorConfig } from '@rotor/core';
+import type { KeySpec, KeyStore, SyncOptions } from '@rotor/redis-store';
 
 /** What the store keeps of each configured key: its id and declared settings, never the secret. */
 export function keySpecs(config: RotorConfig, pool: string): KeySpec[] {
-  return (config.pools[pool]?.keys ?? []).map((key) => ({
-    id: key.id,
-    ...(key.label ? { label: key.label } : {}),
-    weight: key.weight,
-    ...(key.limits?.rpm ? { rpm: key.limits.rpm, windowMs: key.limits.windowMs } : {}),
-    ...(key.limits?.tpm ? { tpm: key.limits.tpm } : {}),
-  }));
+  const poolConfig = config.pools[pool];
+  return (poolConfig?.keys ?? []).map((key) => {
+    const groups = groupLimits(poolConfig!, key.limits);
+    return {
+      id: key.id,
+      ...(key.label ? { label: key.label } : {}),
+      weight: key.weight,
+      ...(key.limits ? { windowMs: key.limits.windowMs } : {}),
+      ...(key.limits?.rpm ? { rpm: key.limits.rpm } : {}),
+      ...(key.limits?.tpm ? { tpm: key.limits.tpm } : {}),
+      ...(Object.keys(groups).length > 0 ? { groups } : {}),
+      ...(key.account ? { account: key.account } : {}),
+    };
+  });
+}
+
+/** The pool's model groups as the store tracks them: those configured, and the bound on the rest. */
+export function syncOptions(config: RotorConfig, pool: string): SyncOptions {
+  const poolConfig = config.pools[pool];
+  if (!poolConfig) return {};
+  return { modelGroups: Object.keys(poolConfig.modelGroups), maxModelGroups: poolConfig.maxModelGroups };
 }
 
 /** Brings Redis in line with the config: new keys join, removed keys go, the rest keep their state. */
 export async function syncPools(config: RotorConfig, store: KeyStore): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const pool of Object.keys(config.pools)) {
-    counts[pool] = (await store.sync(pool, keySpecs(config, pool))).total;
+    counts[pool] = (await store.sync(pool, keySpecs(config, pool), syncOptions(config, pool))).total;
   }
   return counts;
 }

@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Outcome, PoolConfig, PoolKey, Provider, RotorConfig } from '@rotor/core';
-import { isRotorError, providers, readRequestCost } from '@rotor/core';
+import { accountOf, isRotorError, modelGroupOf, providers, readRequestCost } from '@rotor/core';
 import type { AcquireResult, KeyStore, Lease } from '@rotor/redis-store';
 import type { Logger } from './logger';
 import { clientResponseHeaders, upstreamPath, upstreamRequestHeaders } from './header-hygiene';
@@ -73,8 +73,10 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
   let waitingAttempts = 0;
   const gateForMs = Math.max(FIRST_ANSWER_WAIT_MS, pool.maxWaitMs - SETTLE_WAIT_MS);
   const forwardedPath = upstreamPath(request.path);
-  // What the provider will count this request for (prompt + output limit), reserved at each hand-out.
-  const { tokens } = readRequestCost(pool.provider, request.path, request.body, pool.defaultOutputTokens);
+  // What the provider will count this request for (prompt + output limit), reserved at each hand-out
+  // from the bucket of the model group it names.
+  const { tokens, model } = readRequestCost(pool.provider, request.path, request.body, pool.defaultOutputTokens);
+  const group = modelGroupOf(pool, model);
   const started = performance.now();
   let upstreamMs = 0;
   let proxyReq: ClientRequest | undefined;
@@ -97,6 +99,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         exclude: [...exclude],
         firstAnswerGate,
         tokens,
+        group,
         ...(request.client !== undefined ? { client: request.client } : {}),
       });
     } catch (error) {
@@ -315,7 +318,9 @@ function sendExhausted(
  * path that got it parked.
  */
 function report(ctx: RelayContext, lease: Lease, outcome: Outcome, line?: string): Promise<void> {
-  return ctx.store.report(lease, outcome).then(
+  // The organization the answer names is learned for the key (its bucket is the organization's).
+  const account = accountOf(outcome, ctx.config.pools[lease.pool]?.accountScope ?? 'organization');
+  return ctx.store.report(lease, outcome, account).then(
     (result) => {
       if (!result) return;
       const who = { pool: lease.pool, keyId: lease.keyId, client: lease.client };

@@ -15,6 +15,7 @@ import {
   type RedisKeyStore,
   type ReportResult,
   type SyncResult,
+  type SyncOptions,
 } from '@rotor/redis-store';
 import { Deadlines } from './deadlines';
 import type { Logger } from './logger';
@@ -142,14 +143,14 @@ export class ResilientKeyStore implements KeyStore {
     return result;
   }
 
-  async report(lease: Lease, outcome: Outcome): Promise<ReportResult | undefined> {
+  async report(lease: Lease, outcome: Outcome, account?: string): Promise<ReportResult | undefined> {
     const { fallback, shared } = this.options;
-    if (this.fromFallback.has(lease)) return fallback.report(lease, outcome);
+    if (this.fromFallback.has(lease)) return fallback.report(lease, outcome, account);
     // A lease from Redis: the fallback learns the outcome too (no lease of its own to release).
-    const learned = fallback.report({ ...lease, token: '' }, outcome);
+    const learned = fallback.report({ ...lease, token: '' }, outcome, account);
     if (this.currentMode === 'shared') {
       try {
-        return await this.guard(shared.report(lease, outcome));
+        return await this.guard(shared.report(lease, outcome, account));
       } catch (error) {
         this.down('report', errorMessage(error));
       }
@@ -172,11 +173,11 @@ export class ResilientKeyStore implements KeyStore {
     return false;
   }
 
-  async sync(pool: string, keys: readonly KeySpec[]): Promise<SyncResult> {
-    const local = await this.options.fallback.sync(pool, keys);
+  async sync(pool: string, keys: readonly KeySpec[], options?: SyncOptions): Promise<SyncResult> {
+    const local = await this.options.fallback.sync(pool, keys, options);
     if (this.currentMode === 'shared') {
       try {
-        return await this.options.shared.sync(pool, keys);
+        return await this.options.shared.sync(pool, keys, options);
       } catch (error) {
         this.down('sync', errorMessage(error));
       }

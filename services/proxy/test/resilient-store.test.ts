@@ -40,9 +40,15 @@ describe('ResilientKeyStore', () => {
     redis = await redis.restart(); // empty: no pool, no cooldown
     await backOnRedis();
     const snap = await rig.proxy.store.snapshot('openai');
-    const spent = snap.keys.find((k) => k.id === first.id)!;
-    const other = snap.keys.find((k) => k.id !== first.id)!;
-    console.log(`merged on return: ${JSON.stringify(snap.keys.map((k) => ({ state: k.state, reason: k.reason, untilInMs: k.until ? k.until - snap.now : undefined, remaining: k.remainingRequests })))}`);
+    // Each key's bucket is its organization's (the simulated provider names one per key), learned in
+    // fallback and merged with the key's account.
+    const bucketOfKey = (id: string) => {
+      const account = snap.keys.find((k) => k.id === id)!.account;
+      return snap.buckets.find((b) => b.account === account)!;
+    };
+    const spent = bucketOfKey(first.id);
+    const other = bucketOfKey(snap.keys.find((k) => k.id !== first.id)!.id);
+    console.log(`merged on return: ${JSON.stringify(snap.buckets.map((b) => ({ group: b.group, state: b.state, reason: b.reason, untilInMs: b.until ? b.until - snap.now : undefined, remaining: b.remainingRequests })))}`);
     expect(spent).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
     expect(spent.until! - snap.now).toBeGreaterThan(20_000);
     // The other key's budget (0 left of 1) came back too: nothing to hand out until the window resets.

@@ -14,6 +14,8 @@
                                               and ms until the provider's window resets
               coolMs?, reason?                the bucket is cooling for this many more ms, and why
               handedOutAgoMs?, rpm?, windowMs? ms since each hand-out under a declared rpm
+              keys?                           key ids this replica learned the (named) account for:
+                                              learned here too unless the config declares theirs
             }
     All times are relative (ms from now), so the replica's clock never meets Redis's.
 
@@ -23,16 +25,26 @@
 local rcall = redis.call
 --- @include "now"
 --- @include "names"
+--- @include "return-to-rotation"
 --- @include "cool"
+--- @include "learn-account"
 
 local base = KEYS[1]
 local now = nowMs()
 local changed = 0
 for _, entry in ipairs(cjson.decode(ARGV[1])) do
   local account, group = entry.account, entry.group
-  if type(account) == 'string' and type(group) == 'string' and rcall('HEXISTS', base .. 'groups', group) == 1 then
+  -- A group Redis does not track yet (it restarted empty) is added, within the pool's bound.
+  if type(account) == 'string' and type(group) == 'string' and ensureGroup(base, group) == group then
     local bucket = bucketOf(base, account, group)
     local touched = false
+    if type(entry.keys) == 'table' then
+      for _, id in ipairs(entry.keys) do
+        if rcall('HEXISTS', base .. 'states', id) == 1 and rcall('HEXISTS', keyOf(base, id), 'account_decl') == 0 then
+          if moveAccount(base, id, account) then touched = true end
+        end
+      end
+    end
     if entry.remaining ~= nil and entry.resetInMs ~= nil and entry.resetInMs > 0 then
       local f = rcall('HMGET', bucket, 'rem_req', 'reset_req_at')
       local current, currentReset = tonumber(f[1]), tonumber(f[2])
