@@ -705,6 +705,23 @@ export class MemoryKeyStore implements KeyStore {
     }
   }
 
+  private carryWindows(p: MemPool, from: string, to: string): void {
+    for (const group of p.groups.keys()) {
+      const src = p.buckets.get(bucketName(from, group));
+      if (!src || (src.log.length === 0 && src.tlog.length === 0)) continue;
+      const dst = this.bucket(p, to, group);
+      if (src.log.length > 0) {
+        dst.log = [...dst.log, ...src.log].sort((a, b) => b - a);
+        dst.rpm ??= src.rpm;
+        dst.windowMs ??= src.windowMs;
+      }
+      if (src.tlog.length > 0) {
+        dst.tlog = [...dst.tlog, ...src.tlog].sort((a, b) => b[0] - a[0]);
+        dst.tlogSum = dst.tlog.reduce((sum, [, tokens]) => sum + tokens, 0);
+      }
+    }
+  }
+
   /** `named` '' : the key's own account. A key not (or no longer) in p.keys is not active anywhere. */
   private moveAccount(p: MemPool, key: MemKey, named: string): boolean {
     const oldNamed = key.account ?? '';
@@ -727,6 +744,7 @@ export class MemoryKeyStore implements KeyStore {
     }
     if (oldNamed === '' || (p.accounts.get(oldNamed)?.size ?? 0) === 0) {
       if (oldNamed !== '') p.accounts.delete(oldNamed);
+      this.carryWindows(p, old, account);
       this.forgetAccount(p, old);
     }
     return true;
