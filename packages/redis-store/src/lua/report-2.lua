@@ -49,14 +49,19 @@ local id, token, leaseAccount, group, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[4],
 local now = nowMs()
 if token ~= '' then releaseLease(base, id .. '|' .. token .. '|' .. leaseAccount .. '|' .. group) end
 
-if not rcall('HGET', base .. 'states', id) then return { -1 } end
+local keyState = rcall('HGET', base .. 'states', id)
+if not keyState then return { -1 } end
 local key = keyOf(base, id)
 rcall('HSET', key, 'last_class', kind, 'last_status', ARGV[6], 'last_at', now, 'last_error', ARGV[20])
 
-if ARGV[22] ~= '' and rcall('HEXISTS', key, 'account_decl') == 0 then moveAccount(base, id, ARGV[22]) end
-local account = accountOf(id, rcall('HGET', key, 'account'))
+local named = rcall('HMGET', key, 'account', 'account_decl')
+if ARGV[22] ~= '' and not named[2] and ARGV[22] ~= named[1] then
+  moveAccount(base, id, ARGV[22])
+  named[1] = ARGV[22]
+end
+local account = accountOf(id, named[1])
 local bucket = bucketOf(base, account, group)
-local before = rotationState(base, id, account, group)
+local before = rotationState(base, id, account, group, keyState)
 
 -- Learned budgets, from any response that carries rate-limit headers (a 2xx included).
 local h = {
@@ -64,9 +69,8 @@ local h = {
   limTok = tonumber(ARGV[11]), remTok = tonumber(ARGV[12]), resetTok = tonumber(ARGV[13]),
 }
 local raised = learnBudget(bucket, h, now)
--- Answered: the bucket is no longer cold (the first-answer gate).
-rcall('HSET', bucket, 'last_at', now)
-rcall('SADD', base .. 'buckets', account .. '|' .. group)
+-- Answered: the bucket is no longer cold (the first-answer gate). Its first answer lists it for status.
+if rcall('HSET', bucket, 'last_at', now) == 1 then rcall('SADD', base .. 'buckets', account .. '|' .. group) end
 -- A bucket cooled because our estimate of its budget hit 0 returns as soon as a fresher answer shows room.
 if raised and rcall('ZSCORE', coolingOf(base, group), account) then
   local why = rcall('HGET', bucket, 'reason')
@@ -74,12 +78,12 @@ if raised and rcall('ZSCORE', coolingOf(base, group), account) then
 end
 
 local refused, cooledFor = applyOutcome(base, {
-  id = id, account = account, group = group, kind = kind, h = h, retryAfter = tonumber(ARGV[7]),
+  id = id, account = account, group = group, kind = kind, h = h, retryAfter = tonumber(ARGV[7]), active = keyState == 'active',
   backoff = { base = tonumber(ARGV[14]), factor = tonumber(ARGV[15]), maxMs = tonumber(ARGV[16]), jitter = tonumber(ARGV[17]) },
   draw = tonumber(ARGV[18]), breaker = tonumber(ARGV[19]), clientOut = clientOut, clientLimit = tonumber(ARGV[21]) or 0,
 }, now)
 
-local state, untilMs, reason = rotationState(base, id, account, group)
+local state, untilMs, reason = rotationState(base, id, account, group, rcall('HGET', base .. 'states', id))
 local changed = 0
 if state ~= before then changed = 1 end
 return { state, untilMs, changed, reason, refused, cooledFor, account }

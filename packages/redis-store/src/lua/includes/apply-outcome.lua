@@ -5,8 +5,7 @@
 local CLIENT_WINDOW_MS = 60000
 
 -- The key's state as this request's model group sees it: 'cooling' while its bucket cools.
-local function rotationState(base, id, account, group)
-  local state = rcall('HGET', base .. 'states', id)
+local function rotationState(base, id, account, group, state)
   if state == 'active' then
     local untilMs = rcall('ZSCORE', coolingOf(base, group), account)
     if untilMs then return 'cooling', tonumber(untilMs), rcall('HGET', bucketOf(base, account, group), 'reason') or '' end
@@ -15,13 +14,14 @@ local function rotationState(base, id, account, group)
   return state, 0, rcall('HGET', keyOf(base, id), 'reason') or ''
 end
 
--- `o`: id, account, group, kind, h (learnBudget's headers), retryAfter, backoff (base, factor, maxMs,
--- jitter), draw (the caller's random number for jitter), breaker, clientOut, clientLimit.
+-- `o`: id, account, group, kind, active (the key's state is active), h (learnBudget's headers),
+-- retryAfter, backoff (base, factor, maxMs, jitter), draw (the caller's random number for jitter),
+-- breaker, clientOut, clientLimit.
 -- Returns refused (1: the client's keys-out limit kept the keys in) and the cooldown asked for (ms).
 local function applyOutcome(base, o, now)
   local id, account, group, kind, h = o.id, o.account, o.group, o.kind, o.h
   local key, bucket = keyOf(base, id), bucketOf(base, account, group)
-  local active = rcall('HGET', base .. 'states', id) == 'active'
+  local active = o.active
   local refused, cooledFor = 0, 0
   local function park(ids, state, reason)
     if not clientMayTakeOut(o.clientOut, o.clientLimit, CLIENT_WINDOW_MS, id, now) then

@@ -13,7 +13,7 @@ local function releaseLease(base, member)
     rcall('HINCRBY', bucket, 'inflight_tok', -reserved)
   end
   local key = keyOf(base, id)
-  if rcall('EXISTS', key) == 1 and (tonumber(rcall('HGET', key, 'inflight')) or 0) > 0 then rcall('HINCRBY', key, 'inflight', -1) end
+  if (tonumber(rcall('HGET', key, 'inflight')) or 0) > 0 then rcall('HINCRBY', key, 'inflight', -1) end
   return true
 end
 
