@@ -105,18 +105,22 @@ const OUTCOMES: Record<string, Outcome> = {
   server: { kind: 'server_error', status: 500, rateLimit: {} },
 };
 
-/** Puts one key in a state the way a proxy would: acquire exactly that key, report an outcome. */
+/**
+ * Puts one key in a state the way a proxy would: acquire exactly that key for a request of model group
+ * `group` (default: none named), report an outcome.
+ */
 export async function reportOn(
   store: RedisKeyStore,
   config: RotorConfig,
   keyId: string,
-  outcome: keyof typeof OUTCOMES,
+  outcome: keyof typeof OUTCOMES | Outcome,
   pool = 'openai',
+  group?: string,
 ) {
   const others = config.pools[pool]!.keys.map((k) => k.id).filter((id) => id !== keyId);
-  const acquired = await store.acquire(pool, { exclude: others });
+  const acquired = await store.acquire(pool, { exclude: others, ...(group ? { group } : {}) });
   if (!acquired.ok || acquired.lease.keyId !== keyId) throw new Error(`could not acquire ${keyId}`);
-  return store.report(acquired.lease, OUTCOMES[outcome]!);
+  return store.report(acquired.lease, typeof outcome === 'string' ? OUTCOMES[outcome]! : outcome);
 }
 
 export async function keyState(store: RedisKeyStore, keyId: string, pool = 'openai') {

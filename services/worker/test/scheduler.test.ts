@@ -42,6 +42,7 @@ describe('probe delays', () => {
     expect(isProbed('suspended', 'quota')).toBe(true);
     expect(isProbed('disabled', 'invalid_key')).toBe(true);
     expect(isProbed('disabled', 'operator')).toBe(false);
+    // A report's state 'cooling' is the key's bucket cooling (RotationState): the key is not out.
     expect(isProbed('cooling', 'rate_limited')).toBe(false);
     expect(isProbed('active', '')).toBe(false);
   });
@@ -54,7 +55,7 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
   const redis = createRedisClient({ url: testRedisUrl(), maxRetriesPerRequest: null });
 
   beforeEach(async () => {
-    s = await setup({ keys: 4, worker: { probe: timing } });
+    s = await setup({ keys: 5, worker: { probe: timing } });
     queue = new Queue<ProbeJobData>(PROBE_QUEUE, {
       connection: redis,
       prefix: queuePrefix(s.config.redis.prefix),
@@ -95,7 +96,7 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
     for (const secret of s.secrets) expect(stored).not.toContain(secret);
   });
 
-  it('ignores keys an operator disabled and keys in rotation', async () => {
+  it('ignores keys an operator disabled and keys in rotation (a key whose bucket cools is in rotation)', async () => {
     const a = idOf(s.config, s.secrets[0]!);
     expect(await scheduler.schedule('openai', a, 'disabled', 'operator')).toBe('ignored');
     expect(await scheduler.schedule('openai', a, 'cooling', 'rate_limited')).toBe('ignored');
@@ -116,7 +117,7 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
   });
 
   it('reconciliation schedules parked keys without a probe, from when they were parked, and nothing else', async () => {
-    const [quota, invalid, byHand, already] = s.secrets.map((secret) => idOf(s.config, secret));
+    const [quota, invalid, byHand, already, cooled] = s.secrets.map((secret) => idOf(s.config, secret));
     await reportOn(s.store, s.config, quota!, 'quota');
     await reportOn(s.store, s.config, invalid!, 'invalid');
     // One 401 makes a suspect; the worker's probe confirmed it (as runProbe does).
@@ -125,6 +126,11 @@ describe('ProbeScheduler (real Redis, no worker)', () => {
     await s.store.setState('openai', byHand!, 'disable');
     await reportOn(s.store, s.config, already!, 'quota');
     await scheduler.schedule('openai', already!, 'suspended', 'quota');
+    // A 429 cools the key's bucket: the key stays active, it returns by itself, it is never probed.
+    expect(await reportOn(s.store, s.config, cooled!, 'rate')).toMatchObject({ state: 'cooling' });
+    const snap = await s.store.snapshot('openai');
+    expect(snap.keys.find((k) => k.id === cooled)?.state).toBe('active');
+    expect(snap.buckets.filter((b) => b.state === 'cooling').map((b) => b.account)).toEqual([`~${cooled}`]);
     const metrics = new WorkerMetrics();
     const ctx = { config: s.config, store: s.store, scheduler, metrics, logger: silent };
 

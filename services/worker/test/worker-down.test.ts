@@ -13,7 +13,7 @@ describe('no worker running', () => {
     await s?.close();
   });
 
-  it('the proxy keeps serving: timed cooldowns expire by themselves, parked keys just wait for their probe', async () => {
+  it('the proxy keeps serving: bucket cooldowns expire by themselves, parked keys just wait for their probe', async () => {
     s = await setup({ keys: 2, windowMs: 1500 });
     const [broke, limited] = s.secrets as [string, string];
     s.sim.setMode(broke, 'quota');
@@ -45,13 +45,19 @@ describe('no worker running', () => {
         (await keyState(s.store, brokeId)).state === 'suspended' &&
         (await scheduler.queue.getJobState(probeJobId('openai', brokeId))) === 'delayed',
     );
-    const cooling = await keyState(s.store, limitedId);
-    expect(cooling.state).toBe('cooling');
+    // The limited key stays in rotation: its bucket (its account, the request's model group) cools.
+    const limitedKey = await keyState(s.store, limitedId);
+    expect(limitedKey.state).toBe('active');
+    const account = limitedKey.account ?? `~${limitedId}`;
+    const cooling = (await s.store.snapshot('openai')).buckets.find(
+      (b) => b.account === account && b.group === 'gpt-4o-mini',
+    );
+    expect(cooling).toMatchObject({ state: 'cooling', until: expect.any(Number) });
 
-    // The cooldown ends on its own: the next acquire puts the key back, no worker involved.
+    // The cooldown ends on its own: the next acquire puts the bucket back, no worker involved.
     await waitFor(
       'the cooldown to pass',
-      () => Date.now() >= cooling.until! + 20 && s.sim.windowEndsAt(limited) <= Date.now(),
+      () => Date.now() >= cooling!.until! + 20 && s.sim.windowEndsAt(limited) <= Date.now(),
       5000,
     );
     expect((await chat()).status).toBe(200);
