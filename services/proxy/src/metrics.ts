@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutcomeKind } from '@rotor/core';
 import type { KeyStore } from '@rotor/redis-store';
+import { ModelLabels, type MetricsPool } from './model-labels';
 
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
@@ -35,14 +36,15 @@ export type StoreOp = (typeof STORE_OPS)[number];
 
 /**
  * The proxy's Prometheus metrics (`rotor_` prefix). Labels are bounded: pool and route come from
- * config, key_id is a fingerprint (never a secret), status is a class (2xx, 4xx, ...), outcome and op
- * are small fixed sets. Per-pool series start at 0 (see `initPools`), so rates and alerts have data
- * before the first event.
+ * config, key_id is a fingerprint (never a secret), model is a model group (bounded per pool, see
+ * ModelLabels), status is a class (2xx, 4xx, ...), outcome and op are small fixed sets. Per-pool series
+ * start at 0 (see `initPools`), so rates and alerts have data before the first event.
  */
 export class ProxyMetrics {
   readonly registry = new Registry();
   /** Series bound to their labels once, not looked up by a label object on every request. */
   private readonly children = new LabelledChildren();
+  private readonly models = new ModelLabels();
   private readonly r = [this.registry];
   private readonly requests = new Counter({
     name: 'rotor_requests_total',
@@ -52,8 +54,8 @@ export class ProxyMetrics {
   });
   private readonly attempts = new Counter({
     name: 'rotor_upstream_attempts_total',
-    help: 'Upstream attempts by pool, key id and outcome class',
-    labelNames: ['pool', 'key_id', 'outcome'],
+    help: 'Upstream attempts by pool, key id, outcome class and model group',
+    labelNames: ['pool', 'key_id', 'outcome', 'model'],
     registers: this.r,
   });
   private readonly retries = new Counter({
@@ -64,14 +66,14 @@ export class ProxyMetrics {
   });
   private readonly exhaustion = new Counter({
     name: 'rotor_exhausted_total',
-    help: 'Requests answered by Rotor because no key of the pool was available',
-    labelNames: ['pool'],
+    help: "Requests answered by Rotor because no key of the pool was available for the request's model group",
+    labelNames: ['pool', 'model'],
     registers: this.r,
   });
   private readonly rateLimits = new Counter({
     name: 'rotor_upstream_429_total',
-    help: 'Upstream 429 answers, split into rate (clears by itself) and quota (account out of credit)',
-    labelNames: ['pool', 'kind'],
+    help: 'Upstream 429 answers by model group, split into rate (clears by itself) and quota (account out of credit)',
+    labelNames: ['pool', 'kind', 'model'],
     registers: this.r,
   });
   private readonly addedLatency = new Histogram({
@@ -124,7 +126,7 @@ export class ProxyMetrics {
     registers: this.r,
   });
 
-  constructor(pools: readonly string[] = []) {
+  constructor(pools: readonly MetricsPool[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rotor_proxy_' });
     // prom-client names three gauges `nodejs_active_*_total`, which `promtool check metrics` rejects
     // (only counters end in _total): they are left out, as in the worker.
@@ -137,13 +139,19 @@ export class ProxyMetrics {
     this.initPools(pools);
   }
 
-  /** Zero series for every pool (called at start and on reload), so a rate is 0, not absent. */
-  initPools(pools: readonly string[]): void {
-    for (const pool of pools) {
+  /**
+   * Zero series for every pool (called at start and on reload), so a rate is 0, not absent: per model
+   * group for the groups the pool always tracks (default, other, those configured).
+   */
+  initPools(pools: readonly MetricsPool[]): void {
+    for (const config of pools) {
+      const pool = config.name;
       this.retries.inc({ pool }, 0);
-      this.exhaustion.inc({ pool }, 0);
-      this.rateLimits.inc({ pool, kind: 'rate' }, 0);
-      this.rateLimits.inc({ pool, kind: 'quota' }, 0);
+      for (const model of this.models.configure(config)) {
+        this.exhaustion.inc({ pool, model }, 0);
+        this.rateLimits.inc({ pool, kind: 'rate', model }, 0);
+        this.rateLimits.inc({ pool, kind: 'quota', model }, 0);
+      }
       this.inFlight.inc({ pool }, 0);
       this.keysOutRefusals.inc({ pool }, 0);
     }
@@ -155,10 +163,14 @@ export class ProxyMetrics {
     this.children.get(this.addedLatency, pool, { pool }).observe(Math.max(0, addedMs) / 1000);
   }
 
-  attempt(pool: string, keyId: string, outcome: OutcomeKind): void {
-    this.children.get(this.attempts, `${pool}\0${keyId}\0${outcome}`, { pool, key_id: keyId, outcome }).inc();
-    if (outcome === 'rate_limited') this.rateLimits.inc({ pool, kind: 'rate' });
-    if (outcome === 'quota_exhausted') this.rateLimits.inc({ pool, kind: 'quota' });
+  /** One upstream attempt's outcome; `group`: the model group its lease reserved from (lease.group). */
+  attempt(pool: string, keyId: string, outcome: OutcomeKind, group: string): void {
+    const model = this.models.of(pool, group);
+    this.children
+      .get(this.attempts, `${pool}\0${keyId}\0${outcome}\0${model}`, { pool, key_id: keyId, outcome, model })
+      .inc();
+    if (outcome === 'rate_limited') this.rateLimits.inc({ pool, kind: 'rate', model });
+    if (outcome === 'quota_exhausted') this.rateLimits.inc({ pool, kind: 'quota', model });
   }
 
   /** One upstream attempt's time to response headers (or to its failure). */
@@ -181,8 +193,9 @@ export class ProxyMetrics {
     this.keysOutRefusals.inc({ pool });
   }
 
-  exhausted(pool: string): void {
-    this.exhaustion.inc({ pool });
+  /** A request Rotor answered itself; `group`: the request's model group (modelGroupOf). */
+  exhausted(pool: string, group: string): void {
+    this.exhaustion.inc({ pool, model: this.models.of(pool, group) });
   }
 
   redisError(op: string): void {

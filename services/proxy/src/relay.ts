@@ -120,7 +120,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         rateLimited.clear();
         continue;
       }
-      ctx.metrics.exhausted(pool.name);
+      ctx.metrics.exhausted(pool.name, group);
       const status = sendExhausted(res, provider, pool, acquired.waitMs, tried.length > 0);
       return finish(status);
     }
@@ -175,7 +175,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
 
     if (result.kind === 'failure') {
       const outcome = provider.classify({ failure: result.failure, nowMs: Date.now() });
-      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind, lease.group);
       await report(ctx, lease, outcome);
       const safe = result.refused || (retry.onTimeout && result.failure === 'timeout');
       if (safe && attempt < retry.maxAttempts) continue;
@@ -195,7 +195,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       // Not HTTP (writeHead would throw): the provider's fault, counted against the key like a 5xx.
       response.destroy();
       const outcome: Outcome = { kind: 'server_error', status, rateLimit: {} };
-      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind, lease.group);
       void report(ctx, lease, outcome);
       return finish(sendRotorError(res, provider, 'upstream_unreachable', `the provider answered with an invalid status (${status})`));
     }
@@ -217,7 +217,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       const { chunks } = await readCapped(response, ERROR_BODY_CAP);
       response.destroy();
       const learned = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
-      ctx.metrics.attempt(pool.name, lease.keyId, 'client_error');
+      ctx.metrics.attempt(pool.name, lease.keyId, 'client_error', lease.group);
       void report(ctx, lease, { ...learned, kind: 'client_error' });
       const headers = clientResponseHeaders(scrubHeaders(response.headers, poolSecrets()), pool.exposeAccountHeaders);
       delete headers.location;
@@ -229,7 +229,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     }
     if (status < 400) {
       const outcome = provider.classify({ status, headers: response.headers, nowMs: Date.now() });
-      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+      ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind, lease.group);
       stream(outcome);
       return finish(status);
     }
@@ -239,7 +239,7 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
     const outcome = provider.classify({ status, headers: response.headers, body: raw.toString('utf8'), nowMs: Date.now() });
     const secrets = poolSecrets();
     const body = scrubBody(raw, secrets);
-    ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind);
+    ctx.metrics.attempt(pool.name, lease.keyId, outcome.kind, lease.group);
     const keyProblem = outcome.kind === 'rate_limited' || outcome.kind === 'quota_exhausted' || outcome.kind === 'invalid_key';
     const retryable = keyProblem || (outcome.kind === 'server_error' && retry.on5xx);
     const mayWait =

@@ -40,7 +40,7 @@ export interface ProxyHandle {
 
 export async function startProxy(config: RotorConfig, options: ProxyOptions = {}): Promise<ProxyHandle> {
   const logger = options.logger ?? createLogger(config.log.level);
-  const metrics = new ProxyMetrics(Object.keys(config.pools));
+  const metrics = new ProxyMetrics(Object.values(config.pools));
   // The store re-syncs Redis from the config in force after an outage (it changes on reload).
   let inForce = config;
   const opened = await openStore(config, () => inForce, logger, metrics);
@@ -92,7 +92,7 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
         inForce = previous;
         throw error;
       }
-      metrics.initPools(Object.keys(next.pools));
+      metrics.initPools(Object.values(next.pools));
       for (const pool of Object.values(next.pools)) {
         if (ctx.config.pools[pool.name]?.baseUrl !== pool.baseUrl) {
           ctx.upstreams.get(pool.name)?.close();

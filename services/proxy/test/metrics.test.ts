@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import { ModelLabels } from '../src/model-labels';
 import { CLIENT_TOKEN, startRig, type Rig } from './harness';
 
 /** The value of one series (labels given as a subset) in a Prometheus text exposition. */
@@ -31,8 +32,12 @@ describe('proxy /metrics', () => {
     const initial = await (await fetch(`${rig.proxy.url}/metrics`)).text();
     // Zero series from the start: rates and alerts have data before the first event.
     expect(value(initial, 'rotor_fallback_mode')).toBe(0);
-    expect(value(initial, 'rotor_exhausted_total', { pool: 'openai' })).toBe(0);
-    expect(value(initial, 'rotor_upstream_429_total', { pool: 'openai', kind: 'quota' })).toBe(0);
+    // ... per model group for the groups every pool tracks.
+    for (const model of ['default', 'other']) {
+      expect(value(initial, 'rotor_exhausted_total', { pool: 'openai', model })).toBe(0);
+      expect(value(initial, 'rotor_upstream_429_total', { pool: 'openai', kind: 'quota', model })).toBe(0);
+    }
+    expect(value(initial, 'rotor_exhausted_total', { pool: 'openai', model: 'gpt-4o-mini' })).toBeUndefined();
     expect(value(initial, 'rotor_redis_errors_total', { op: 'acquire' })).toBe(0);
 
     rig.sim.consume(rig.secrets[0]!, 2); // the first key answers 429: a retry on the second
@@ -50,9 +55,21 @@ describe('proxy /metrics', () => {
     expect(value(text, 'rotor_upstream_latency_seconds_count', { pool: 'openai' })).toBe(3);
     expect(value(text, 'rotor_requests_in_flight', { pool: 'openai' })).toBe(0);
     expect(value(text, 'rotor_redis_duration_seconds_count', { op: 'acquire' })).toBeGreaterThanOrEqual(5);
-    expect(value(text, 'rotor_upstream_429_total', { pool: 'openai', kind: 'rate' })).toBe(1);
+    // Attempts, 429s and exhaustion carry the request's model group (gpt-4o-mini is its own group).
+    const model = 'gpt-4o-mini';
+    expect(value(text, 'rotor_upstream_429_total', { pool: 'openai', kind: 'rate', model })).toBe(1);
+    expect(value(text, 'rotor_upstream_429_total', { pool: 'openai', kind: 'rate', model: 'default' })).toBe(
+      0,
+    );
+    expect(
+      value(text, 'rotor_upstream_attempts_total', { pool: 'openai', outcome: 'rate_limited', model }),
+    ).toBe(1);
+    expect(value(text, 'rotor_upstream_attempts_total', { pool: 'openai', outcome: 'success', model })).toBe(
+      2,
+    );
     expect(value(text, 'rotor_retries_total', { pool: 'openai' })).toBe(1);
-    expect(value(text, 'rotor_exhausted_total', { pool: 'openai' })).toBe(2);
+    expect(value(text, 'rotor_exhausted_total', { pool: 'openai', model })).toBe(2);
+    expect(value(text, 'rotor_exhausted_total', { pool: 'openai', model: 'default' })).toBe(0);
     expect(value(text, 'rotor_requests_total', { pool: 'openai', route: '/v1', status: '4xx' })).toBe(2);
     for (const secret of rig.secrets) expect(text).not.toContain(secret);
     expect(text).not.toContain(CLIENT_TOKEN);
@@ -89,5 +106,29 @@ describe('proxy /metrics', () => {
     expect(inFlight).toBe(0);
     rig.sim.setMode(rig.secrets[0]!, 'ok');
     rig.sim.setMode(rig.secrets[1]!, 'ok');
+  });
+});
+
+describe('the model label', () => {
+  it('is the model group, bounded per pool as the store bounds its groups; past the bound, other', () => {
+    const labels = new ModelLabels();
+    // Tracked: default, other, fast (configured); 2 more groups may be named (maxModelGroups).
+    expect(
+      labels.configure({ name: 'p', modelGroups: { fast: ['gpt-4o-mini'] }, maxModelGroups: 2 }),
+    ).toEqual(['default', 'other', 'fast']);
+    expect(['a', 'b', 'c', 'a', 'fast', 'default'].map((g) => labels.of('p', g))).toEqual([
+      'a',
+      'b',
+      'other',
+      'a',
+      'fast',
+      'default',
+    ]);
+    // A name unfit for a label (and a bucket) is other; each pool has its own bound.
+    expect(labels.of('p', 'has space')).toBe('other');
+    expect(labels.of('q', 'c')).toBe('c');
+    // A reload that raises the bound lets new groups in; those named stay.
+    labels.configure({ name: 'p', modelGroups: { fast: ['gpt-4o-mini'] }, maxModelGroups: 3 });
+    expect(['c', 'd', 'b'].map((g) => labels.of('p', g))).toEqual(['c', 'other', 'b']);
   });
 });
