@@ -6,7 +6,8 @@
  *
  * Conventions: the worker's pool and queue gauges are the same on every worker replica, so they are
  * aggregated with max by (...); counters are summed over replicas. Queries may use the Grafana variables
- * $pool (a regex over pools) and $__rate_interval, nothing else.
+ * $pool (a regex over pools) and $__rate_interval, nothing else. Per model panels read the `model` label
+ * (a model group, bounded); nothing is ever shown per account (unbounded).
  */
 
 export type Unit = 'reqps' | 'ops' | 'percentunit' | 's' | 'short' | 'bytes' | 'none';
@@ -102,22 +103,28 @@ export const overview: Dashboard = {
           queries: [q(`sum by (pool) (rate(rotor_retries_total{pool=~"$pool"}[${RI}]))`, '{{pool}}')],
         },
         {
-          title: 'Exhaustion answers per second',
+          title: 'Exhaustion answers per second by model',
           description:
-            'Requests Rotor answered itself (429 with Retry-After, or 503) because no key was available.',
-          kind: 'timeseries',
-          unit: 'ops',
-          queries: [q(`sum by (pool) (rate(rotor_exhausted_total{pool=~"$pool"}[${RI}]))`, '{{pool}}')],
-        },
-        {
-          title: 'Upstream 429s by kind',
-          description: 'rate = the window clears by itself; quota = the account is out of credit.',
+            "Requests Rotor answered itself (429 with Retry-After, or 503) because no key was available for the request's model group.",
           kind: 'timeseries',
           unit: 'ops',
           queries: [
             q(
-              `sum by (pool, kind) (rate(rotor_upstream_429_total{pool=~"$pool"}[${RI}]))`,
-              '{{pool}} {{kind}}',
+              `sum by (pool, model) (rate(rotor_exhausted_total{pool=~"$pool"}[${RI}]))`,
+              '{{pool}} {{model}}',
+            ),
+          ],
+        },
+        {
+          title: 'Upstream 429s by model and kind',
+          description:
+            'Per model group: rate = the window clears by itself; quota = the account is out of credit.',
+          kind: 'timeseries',
+          unit: 'ops',
+          queries: [
+            q(
+              `sum by (pool, model, kind) (rate(rotor_upstream_429_total{pool=~"$pool"}[${RI}]))`,
+              '{{pool}} {{model}} {{kind}}',
             ),
           ],
         },
@@ -226,7 +233,7 @@ export const keyHealth: Dashboard = {
   uid: 'rotor-keys',
   title: 'Rotor / Pool key health',
   description:
-    'Per pool: keys per state over time, cooldowns, keys out of rotation and why, 429s and outcomes per key.',
+    'Per pool: keys per state over time, buckets per model (cooling, cooldowns, room left), keys out of rotation and why, 429s and outcomes per key.',
   poolVariable: true,
   rows: [
     {
@@ -234,7 +241,8 @@ export const keyHealth: Dashboard = {
       panels: [
         {
           title: 'Keys by state',
-          description: 'active / cooling / suspended / disabled over time (stacked: the pool size).',
+          description:
+            'active / suspended / disabled over time (stacked: the pool size). Rate limits cool buckets, not keys: see Buckets per model.',
           kind: 'timeseries',
           unit: 'short',
           stack: true,
@@ -242,7 +250,8 @@ export const keyHealth: Dashboard = {
         },
         {
           title: 'Keys out of rotation by reason',
-          description: 'rate_limited, budget, quota, circuit_open, backoff_ceiling, invalid_key, operator.',
+          description:
+            'Suspended and disabled keys: quota, circuit_open, suspect_invalid, invalid_key, operator.',
           kind: 'timeseries',
           unit: 'short',
           stack: true,
@@ -251,17 +260,60 @@ export const keyHealth: Dashboard = {
       ],
     },
     {
-      title: 'Keys out of rotation',
+      title: 'Buckets per model',
       panels: [
         {
-          title: 'Cooldown left per key',
-          description: 'Seconds until a cooling key returns by itself.',
+          title: 'Buckets per model: cooling and ready',
+          description:
+            'Rate-limit buckets (account × model group) cooling, per model group: one bucket per account with an active key. All of a group cooling = that model is exhausted (RotorModelExhausted).',
+          kind: 'timeseries',
+          unit: 'short',
+          queries: [
+            q(
+              'max by (pool, model) (rotor_buckets{pool=~"$pool", state="cooling"})',
+              '{{pool}} {{model}} cooling',
+            ),
+            q(
+              'max by (pool, model) (rotor_buckets{pool=~"$pool", state="ready"})',
+              '{{pool}} {{model}} ready',
+            ),
+          ],
+        },
+        {
+          title: 'Cooldown left per model',
+          description:
+            "Seconds until the model group's last cooling bucket returns by itself (0: none cools).",
           kind: 'timeseries',
           unit: 's',
           queries: [
-            q('max by (pool, key_id) (rotor_key_cooldown_seconds{pool=~"$pool"})', '{{pool}} {{key_id}}'),
+            q('max by (pool, model) (rotor_bucket_cooldown_seconds{pool=~"$pool"})', '{{pool}} {{model}}'),
           ],
         },
+        {
+          title: 'Requests left per model',
+          description:
+            "Requests the model group's buckets have left in their current windows, summed (the provider's last word, less what Rotor handed out since; cooling buckets count 0).",
+          kind: 'timeseries',
+          unit: 'short',
+          queries: [
+            q('max by (pool, model) (rotor_bucket_remaining_requests{pool=~"$pool"})', '{{pool}} {{model}}'),
+          ],
+        },
+        {
+          title: 'Tokens left per model',
+          description:
+            "Tokens the model group's buckets have left in their current windows, summed (providers that send token headers only).",
+          kind: 'timeseries',
+          unit: 'short',
+          queries: [
+            q('max by (pool, model) (rotor_bucket_remaining_tokens{pool=~"$pool"})', '{{pool}} {{model}}'),
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Keys out of rotation',
+      panels: [
         {
           title: 'Suspended / disabled keys: time out',
           description: 'Seconds since a suspended or disabled key left rotation, with its state and reason.',
