@@ -1,8 +1,10 @@
 import { CLIENT_TOKEN, startTopology, type Topology } from '../src';
 import { allQueries } from '../../../infra/grafana/dashboards';
 import { alertRules, concreteQuery, metricNames } from './ops/infra-files';
+import { readmeMetricNames } from './ops/readme';
 import {
   exportedNames,
+  metricFamilies,
   startPrometheus,
   startWorkerProcess,
   type PrometheusProcess,
@@ -14,8 +16,10 @@ import {
  * scraped every second by a real Prometheus loaded with the shipped config and alert rules, during a
  * load with upstream 429s, Rotor's own exhaustion answers, a key suspended by the circuit breaker (probed
  * and still failing) and one that a probe brings back. Then every dashboard query and every alert
- * expression goes to Prometheus's HTTP API: each must parse, each panel must return data, and the
- * "all keys out of rotation" alert must fire for the pool whose keys are all cooling.
+ * expression goes to Prometheus's HTTP API: each must parse, each panel must return data; the "model
+ * exhausted" alert must fire for the model group whose buckets all cool (its keys stay active), and the
+ * "all keys out of rotation" alert for the pool whose keys are all suspended. The README's metric tables
+ * name exactly what the services export.
  */
 const WINDOW_MS = 30_000;
 let topo: Topology;
@@ -37,7 +41,7 @@ beforeAll(async () => {
     replicas: 2,
     windowMs: WINDOW_MS,
     providerRpm: 1000,
-    pools: { main: { keys: 4 }, hot: { keys: 2 } },
+    pools: { main: { keys: 4 }, hot: { keys: 2 }, dead: { keys: 1 } },
     config: {
       retry: { maxAttempts: 3, on5xx: true },
       circuitBreaker: { failures: 2 },
@@ -78,13 +82,16 @@ const chat = (base: string, pool: string) =>
   });
 
 describe('Prometheus + dashboards + alerts on a live run', () => {
-  it('every panel query returns data, every alert expression parses, all-keys-out fires', async () => {
+  it('every panel query returns data, every alert expression parses, model-exhausted and all-keys-out fire', async () => {
     const prom = prometheus!;
     const [m0, m1, m2, m3] = topo.secrets.main! as [string, string, string, string];
-    topo.sim.setLimits(m1, { rpm: 5 }); // m1 runs out: upstream 429s, then it cools
+    topo.sim.setLimits(m0, { rpm: 1000, tpm: 10_000_000 }); // m0's answers tell its tokens left too
+    topo.sim.setLimits(m1, { rpm: 5 }); // m1 runs out: upstream 429s, then its bucket cools
     topo.sim.setMode(m2, 'server_error'); // circuit breaker: suspended; its probes keep failing
     topo.sim.setMode(m3, 'server_error'); // suspended too, then fit again: a probe brings it back
-    for (const secret of topo.secrets.hot!) topo.sim.consume(secret, 1000); // every hot key: 429 -> cooling
+    // Every hot key: 429 -> every bucket of hot's gpt-4o-mini group cools; the keys stay active.
+    for (const secret of topo.secrets.hot!) topo.sim.consume(secret, 1000);
+    topo.sim.setMode(topo.secrets.dead![0]!, 'server_error'); // dead's only key: suspended
 
     // ~4 s of load over both replicas, so every counter moves across several scrapes.
     const statuses: Record<string, number> = {};
@@ -93,6 +100,7 @@ describe('Prometheus + dashboards + alerts on a live run', () => {
       const calls = [
         ...Array.from({ length: 6 }, (_, i) => chat(topo.proxies[(round + i) % 2]!.url, 'main')),
         chat(topo.proxies[round % 2]!.url, 'hot'),
+        chat(topo.proxies[round % 2]!.url, 'dead'),
       ];
       for (const status of await Promise.all(calls)) statuses[status] = (statuses[status] ?? 0) + 1;
       await new Promise((r) => setTimeout(r, 100));
@@ -104,27 +112,52 @@ describe('Prometheus + dashboards + alerts on a live run', () => {
     expect(statuses[200]).toBeGreaterThan(0);
     expect(statuses[429]).toBeGreaterThan(0);
 
-    // The worker's probe brings m3 back; the alert rule sees the hot pool with no key in rotation.
+    // The worker's probe brings m3 back; the alert rules see hot's model group with every bucket
+    // cooling, and the dead pool with no key in rotation.
     await until(
-      'a successful probe and the all-keys-out alert firing, scraped',
+      'a successful probe and the model-exhausted and all-keys-out alerts firing, scraped',
       async () => {
         const success = await prom.query('rotor_probe_last_success_timestamp_seconds');
-        const firing = await prom.query(
+        const exhausted = await prom.query('ALERTS{alertname="RotorModelExhausted", alertstate="firing"}');
+        const allOut = await prom.query(
           'ALERTS{alertname="RotorPoolAllKeysOutOfRotation", alertstate="firing"}',
         );
-        return success.data?.result.length && firing.data?.result.length ? true : undefined;
+        return success.data?.result.length && exhausted.data?.result.length && allOut.data?.result.length
+          ? true
+          : undefined;
       },
       20_000,
     );
     const alerts = await prom.alerts();
-    const allOut = alerts.filter((a) => a.labels.alertname === 'RotorPoolAllKeysOutOfRotation');
-    expect(allOut.map((a) => [a.labels.pool, a.state, a.labels.severity])).toEqual([
-      ['hot', 'firing', 'critical'],
-    ]);
-    const suspended = await prom.query('max by (pool) (rotor_pool_keys{state="suspended"})');
-    expect(
-      Number(suspended.data!.result.find((r) => r.metric.pool === 'main')?.value[1]),
-    ).toBeGreaterThanOrEqual(1);
+    const fired = (name: string) =>
+      alerts
+        .filter((a) => a.labels.alertname === name)
+        .map((a) => [a.labels.pool, a.labels.model, a.state, a.labels.severity]);
+    expect(fired('RotorModelExhausted')).toEqual([['hot', 'gpt-4o-mini', 'firing', 'critical']]);
+    // hot's keys are all active (only their buckets cool): not "out of rotation".
+    expect(fired('RotorPoolAllKeysOutOfRotation')).toEqual([['dead', undefined, 'firing', 'critical']]);
+    const value = async (expr: string) => {
+      const res = await prom.query(expr);
+      expect([expr, res.data?.result.length]).toEqual([expr, 1]);
+      return Number(res.data!.result[0]!.value[1]);
+    };
+    expect(await value('max(rotor_pool_keys{pool="main", state="suspended"})')).toBeGreaterThanOrEqual(1);
+    expect(await value('max(rotor_pool_keys{pool="hot", state="active"})')).toBe(2);
+    // Buckets per model: hot's gpt-4o-mini group has two (one per account), both cooling.
+    const hot = 'pool="hot", model="gpt-4o-mini"';
+    expect(await value(`max(rotor_buckets{${hot}, state="cooling"})`)).toBe(2);
+    expect(await value(`max(rotor_buckets{${hot}, state="ready"})`)).toBe(0);
+    expect(await value(`max(rotor_bucket_cooldown_seconds{${hot}})`)).toBeGreaterThan(0);
+    expect(await value(`max(rotor_bucket_remaining_requests{${hot}})`)).toBe(0);
+    // main's gpt-4o-mini buckets have room, and m0's answers name its tokens.
+    const main = 'pool="main", model="gpt-4o-mini"';
+    expect(await value(`max(rotor_buckets{${main}, state="ready"})`)).toBeGreaterThanOrEqual(1);
+    expect(await value(`max(rotor_bucket_remaining_requests{${main}})`)).toBeGreaterThan(0);
+    expect(await value(`max(rotor_bucket_remaining_tokens{${main}})`)).toBeGreaterThan(0);
+    // The proxies count hot's 429s and exhaustion answers in its model group.
+    expect(await value(`sum(rotor_upstream_429_total{${hot}, kind="rate"})`)).toBeGreaterThan(0);
+    expect(await value(`sum(rotor_exhausted_total{${hot}})`)).toBeGreaterThan(0);
+    expect(await value(`sum(rotor_upstream_attempts_total{${main}, outcome="success"})`)).toBeGreaterThan(0);
 
     // Every panel: parses and returns data.
     const empty: string[] = [];
@@ -151,6 +184,14 @@ describe('Prometheus + dashboards + alerts on a live run', () => {
       .flatMap(metricNames)
       .filter((n) => !exported.has(n));
     expect([...new Set(unknown)]).toEqual([]);
+    // The README's metric tables (and the worker's) name exactly the metric families the services
+    // export (prom-client's process/Node metrics are `rotor_proxy_*` / `rotor_worker_*` there).
+    const families = [
+      ...(await metricFamilies(`${topo.proxies[0]!.url}/metrics`)),
+      ...(await metricFamilies(`${worker!.url}/metrics`)),
+    ].filter((n) => !/^rotor_(proxy|worker)_/.test(n));
+    const documented = [...readmeMetricNames('README.md'), ...readmeMetricNames('services/worker/README.md')];
+    expect([...new Set(documented)].sort()).toEqual([...new Set(families)].sort());
     console.log(
       `prometheus: ${queries.length} panel queries with data, ${rules.length} alert rules parsed, alerts: ${JSON.stringify(alerts.map((a) => `${a.labels.alertname}${a.labels.pool ? `{${a.labels.pool}}` : ''} ${a.state}`))}`,
     );

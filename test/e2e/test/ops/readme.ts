@@ -44,3 +44,12 @@ export function readmeRedisCommands(heading: string): string[][] {
   }
   return commands;
 }
+
+/**
+ * The metric names of a README's metric tables: the first cell of every row that starts with a
+ * `rotor_…` name (wildcards such as `rotor_proxy_*` left out). `file` is relative to the repository.
+ */
+export function readmeMetricNames(file: string): string[] {
+  const text = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
+  return [...text.matchAll(/^\|\s*`(rotor_[a-z0-9_]+)`\s*\|/gm)].map((m) => m[1]!);
+}

@@ -147,6 +147,12 @@ export async function startPrometheus(targets: {
   };
 }
 
+/** Metric family names a /metrics text declares (`# TYPE` lines). */
+export async function metricFamilies(metricsUrl: string): Promise<string[]> {
+  const text = await (await fetch(metricsUrl)).text();
+  return [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]!);
+}
+
 /** Metric family names a /metrics text declares (`# TYPE` lines), with the series names histograms add. */
 export async function exportedNames(metricsUrl: string): Promise<Set<string>> {
   const text = await (await fetch(metricsUrl)).text();
