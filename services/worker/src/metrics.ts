@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BucketSnapshot, PoolSnapshot } from '@rotor/redis-store';
+import { ownAccount, type BucketSnapshot, type PoolSnapshot } from '@rotor/redis-store';
 import type { ProbeKind } from './probe-request';
 
 const KEY_STATES = ['active', 'suspended', 'disabled'] as const;
@@ -204,7 +204,7 @@ export interface ModelFigures {
 export function modelFigures(snapshot: PoolSnapshot): Map<string, ModelFigures> {
   const { now } = snapshot;
   const accounts = new Set(
-    snapshot.keys.filter((k) => k.state === 'active').map((k) => k.account ?? `~${k.id}`),
+    snapshot.keys.filter((k) => k.state === 'active').map((k) => k.account ?? ownAccount(k.id)),
   );
   const byGroup = new Map<string, Map<string, BucketSnapshot>>(snapshot.groups.map((g) => [g, new Map()]));
   for (const bucket of snapshot.buckets) {
