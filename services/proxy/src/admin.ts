@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import {
   StoreError,
   StoreErrorCode,
+  type BucketSnapshot,
   type KeyAction,
   type KeySnapshot,
   type PoolSnapshot,
@@ -16,25 +17,36 @@ export const ADMIN_PREFIX = '/admin';
 export const OPERATOR_ACTIONS = ['disable', 'enable', 'clear'] as const satisfies readonly KeyAction[];
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
+/** A pool snapshot as the admin API and `rotor status --json` show it: keys, buckets, groups, counts. */
 export interface PoolStatus extends PoolSnapshot {
   /** Keys per state, 0s included. */
   counts: Record<KeySnapshot['state'], number>;
+  /** Buckets (account × model group) per state, 0s included. */
+  bucketCounts: Record<BucketSnapshot['state'], number>;
 }
 
 export function poolStatus(snapshot: PoolSnapshot): PoolStatus {
-  const counts = { active: 0, cooling: 0, suspended: 0, disabled: 0 };
+  const counts = { active: 0, suspended: 0, disabled: 0 };
   for (const key of snapshot.keys) counts[key.state] += 1;
-  return { ...snapshot, counts };
+  const bucketCounts = { ready: 0, cooling: 0 };
+  for (const bucket of snapshot.buckets) bucketCounts[bucket.state] += 1;
+  return { ...snapshot, counts, bucketCounts };
 }
 
 /**
  * The admin API (JSON), for operators and tooling:
  *
- *   GET  /admin/pools                                   every configured pool: counts and keys
+ *   GET  /admin/pools                                   every configured pool (PoolStatus): its keys,
+ *                                                       its buckets (account × model group: budgets,
+ *                                                       cooldowns), its model groups, counts of both
  *   GET  /admin/pools/:pool                             one pool
  *   POST /admin/pools/:pool/keys/:keyId/disable         take a key out until enabled
- *   POST /admin/pools/:pool/keys/:keyId/enable          back in rotation from any state
- *   POST /admin/pools/:pool/keys/:keyId/clear           end a cooldown now
+ *   POST /admin/pools/:pool/keys/:keyId/enable          back in rotation from any state (and clear)
+ *   POST /admin/pools/:pool/keys/:keyId/clear           end the cooldowns of the key's account's buckets
+ *                                                       now, in every model group, forgetting the
+ *                                                       budgets they learned (the account's other keys
+ *                                                       return too); changed: false when none cooled
+ *                                                       or the key is not active
  *
  * Every route needs `Authorization: Bearer <adminToken>` (compared in constant time): no token or an
  * unknown one → 401; a client token → 403; no `adminToken` configured → 403 on every route (the API is off).

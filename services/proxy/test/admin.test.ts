@@ -1,5 +1,5 @@
 import type express from 'express';
-import { ADMIN_PREFIX } from '../src/admin';
+import { ADMIN_PREFIX, type PoolStatus } from '../src/admin';
 import { CLIENT_TOKEN, startRig, type Rig } from './harness';
 
 const ADMIN_TOKEN = 'admin-token-for-tests';
@@ -111,6 +111,8 @@ describe('admin API', () => {
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const [a, b, c] = rig.config.pools.openai!.keys.map((k) => k.id) as [string, string, string];
     const post = (path: string) => fetch(`${rig.proxy.url}${path}`, { method: 'POST', headers: auth });
+    const view = async () =>
+      (await (await fetch(`${rig.proxy.url}/admin/pools/openai`, { headers: auth })).json()) as PoolStatus;
 
     const disabled = await post(`/admin/pools/openai/keys/${a}/disable`);
     expect(await disabled.json()).toEqual({
@@ -120,29 +122,57 @@ describe('admin API', () => {
       state: 'disabled',
       changed: true,
     });
-    // A cooling key, left by a 429 as the relay reports it.
-    const acquired = await rig.proxy.store.acquire('openai', { exclude: [c] });
-    if (!acquired.ok) throw new Error('no key');
-    expect(acquired.lease.keyId).toBe(b);
-    await rig.proxy.store.report(acquired.lease, {
-      kind: 'rate_limited',
-      status: 429,
-      rateLimit: { retryAfterMs: 60_000 },
-    });
-
-    const pool = (await (await fetch(`${rig.proxy.url}/admin/pools/openai`, { headers: auth })).json()) as {
-      pool: string;
-      counts: Record<string, number>;
-      keys: { id: string; state: string; reason?: string }[];
+    // b and c answer as keys of one organization (as the relay reports answers naming it); a 429 on b
+    // cools that account's gpt-4o bucket, which takes c out of gpt-4o's rotation too.
+    const lease = async (id: string) => {
+      const got = await rig.proxy.store.acquire('openai', {
+        group: 'gpt-4o',
+        exclude: [a, b, c].filter((k) => k !== id),
+      });
+      if (!got.ok || got.lease.keyId !== id) throw new Error(`could not lease ${id}`);
+      return got.lease;
     };
+    await rig.proxy.store.report(
+      await lease(c),
+      { kind: 'success', status: 200, rateLimit: {} },
+      'org-admin',
+    );
+    await rig.proxy.store.report(
+      await lease(b),
+      { kind: 'rate_limited', status: 429, rateLimit: { retryAfterMs: 60_000 } },
+      'org-admin',
+    );
+    expect(await rig.proxy.store.acquire('openai', { group: 'gpt-4o' })).toMatchObject({ ok: false });
+
+    const pool = await view();
     expect(pool.pool).toBe('openai');
-    expect(pool.counts).toEqual({ active: 1, cooling: 1, suspended: 0, disabled: 1 });
+    expect(pool.counts).toEqual({ active: 2, suspended: 0, disabled: 1 });
+    expect(pool.bucketCounts).toEqual({ ready: 0, cooling: 1 });
+    expect(pool.groups).toContain('gpt-4o');
     expect(pool.keys.find((k) => k.id === a)).toMatchObject({ state: 'disabled', reason: 'operator' });
-    expect(pool.keys.find((k) => k.id === b)).toMatchObject({ state: 'cooling', reason: 'rate_limited' });
-    expect(await (await post(`/admin/pools/openai/keys/${b}/clear`)).json()).toMatchObject({
+    expect(pool.keys.find((k) => k.id === b)).toMatchObject({ state: 'active', account: 'org-admin' });
+    expect(pool.keys.find((k) => k.id === c)).toMatchObject({ state: 'active', account: 'org-admin' });
+    expect(pool.buckets).toEqual([
+      {
+        account: 'org-admin',
+        group: 'gpt-4o',
+        state: 'cooling',
+        reason: 'rate_limited',
+        until: expect.any(Number),
+        inflight: 0,
+        lastAt: expect.any(Number),
+      },
+    ]);
+    expect(Math.abs(pool.buckets[0]!.until! - (pool.now + 60_000))).toBeLessThan(2000);
+
+    // clear through any key of the account ends its buckets' cooldowns: c was never answered with a 429.
+    expect(await (await post(`/admin/pools/openai/keys/${c}/clear`)).json()).toMatchObject({
       state: 'active',
       changed: true,
     });
+    expect((await view()).buckets).toMatchObject([{ account: 'org-admin', group: 'gpt-4o', state: 'ready' }]);
+    expect((await view()).bucketCounts).toEqual({ ready: 1, cooling: 0 });
+    expect(await rig.proxy.store.acquire('openai', { group: 'gpt-4o' })).toMatchObject({ ok: true });
 
     const all = (await (await fetch(`${rig.proxy.url}/admin/pools`, { headers: auth })).json()) as {
       pools: { pool: string }[];
@@ -150,7 +180,7 @@ describe('admin API', () => {
     expect(all.pools.map((p) => p.pool).sort()).toEqual(['anthropic', 'openai']);
 
     const cleared = await post(`/admin/pools/openai/keys/${a}/clear`);
-    expect(await cleared.json()).toMatchObject({ state: 'disabled', changed: false }); // clear only ends cooldowns
+    expect(await cleared.json()).toMatchObject({ state: 'disabled', changed: false }); // clear acts on active keys
     const enabled = await post(`/admin/pools/openai/keys/${a}/enable`);
     expect(await enabled.json()).toMatchObject({ state: 'active', changed: true });
 
