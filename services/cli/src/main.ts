@@ -10,9 +10,11 @@ const USAGE = `usage: rotor <command>
   proxy                          start one proxy replica (config: ROTOR_CONFIG, else ./rotor.yaml, else rotor.example.yaml)
   worker                         start one worker replica: probes keys out of rotation, GET /metrics on worker.metricsPort
   start                          proxy and worker in one process, for local use
-  status [<pool>...] [--json]    every pool's keys from Redis: state, until, reason, in-flight, successes/failures
+  status [<pool>...] [--json]    every pool from Redis: keys (state, reason, account, in-flight, successes/failures)
+                                 and buckets (model group, account, ready or cooling until, requests/tokens left)
   keys disable|enable|clear <pool> <keyId|label> [--json]
-                                 take a key out of rotation on every replica, put it back, or end its cooldown
+                                 take a key out of rotation on every replica, put it back, or end the
+                                 cooldowns of its account's buckets
 `;
 
 type ProxyCommands = typeof import('./commands/proxy.js');

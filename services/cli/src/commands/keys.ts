@@ -7,7 +7,8 @@ import { describeStore, openStore } from '../inspect/store-client';
 export const KEYS_USAGE = `usage: rotor keys <disable|enable|clear> <pool> <keyId|label> [--json]
   disable   take the key out of rotation on every replica until enabled (reason operator; never probed)
   enable    put the key back in rotation from any state, forgetting its failures
-  clear     end a cooldown now (no change unless the key is cooling)`;
+  clear     end the cooldowns of the key's account's buckets now, every model group (the account's
+            other keys return too; no change unless one cools and the key is active)`;
 
 const isAction = (value: string | undefined): value is OperatorAction =>
   (OPERATOR_ACTIONS as readonly string[]).includes(value ?? '');
@@ -49,9 +50,11 @@ export async function keysCommand(
     } else {
       const note = result.changed
         ? ''
-        : action === 'clear'
-          ? ' (unchanged: clear only ends a cooldown)'
-          : ' (unchanged)';
+        : action !== 'clear'
+          ? ' (unchanged)'
+          : result.state === 'active'
+            ? ' (unchanged: no bucket of its account was cooling)'
+            : ' (unchanged: clear acts on an active key only)';
       io.out(`${pool}/${keyId.id}: ${result.state}${note}`);
     }
     return EXIT.ok;

@@ -1,6 +1,6 @@
 import type { RotorConfig } from '@rotor/core';
 import { poolStatus } from '@rotor/proxy';
-import { STATUS_COLUMNS, poolHeadline, statusRow } from '../inspect/format';
+import { BUCKET_COLUMNS, KEY_COLUMNS, bucketRow, keyRow, poolHeadline } from '../inspect/format';
 import type { SnapshotSource } from '../inspect/admin-snapshots';
 import { EXIT, parseFlags, type Io } from '../inspect/io';
 import { describeStore, openStore } from '../inspect/store-client';
@@ -10,8 +10,10 @@ export const STATUS_USAGE = 'usage: rotor status [<pool>...] [--json]';
 
 /**
  * `rotor status [<pool>...] [--json]`: every configured pool (or the ones named), read from the shared
- * store as the proxies see it: one table per pool (key id, label, state, until, reason, in-flight,
- * successes, failures, 429s), or the same snapshots as JSON (the admin API's GET /admin/pools shape).
+ * store as the proxies see it: per pool a table of its keys (key id, label, state, reason, account,
+ * in-flight, successes, failures, 429s) and one of its buckets (model group, account, ready or cooling
+ * and until when, requests and tokens left of their limits, in-flight), or the same snapshots as JSON
+ * (the admin API's GET /admin/pools shape).
  */
 export async function statusCommand(
   args: readonly string[],
@@ -40,23 +42,27 @@ export async function statusCommand(
   const pools = positional.length ? positional : configured;
   const client = await open(config);
   try {
-    const snapshots = await Promise.all(pools.map((pool) => client.snapshot(pool)));
+    const statuses = (await Promise.all(pools.map((pool) => client.snapshot(pool)))).map(poolStatus);
     if (json) {
-      io.out(JSON.stringify({ pools: snapshots.map(poolStatus) }, null, 2));
+      io.out(JSON.stringify({ pools: statuses }, null, 2));
       return EXIT.ok;
     }
     if (origin) io.err(describeStore(config, origin));
-    const blocks = snapshots.map((snap) => {
-      const headline = poolHeadline(snap, config.pools[snap.pool]?.provider);
-      if (snap.keys.length === 0)
+    const blocks = statuses.map((status) => {
+      const headline = poolHeadline(status, config.pools[status.pool]?.provider);
+      if (status.keys.length === 0)
         return (
           `${headline}\n  (no keys under prefix ${config.redis.prefix} in this Redis: no proxy with this config has ` +
           'started against it yet, or the proxies use another Redis or prefix: set REDIS_URL / redis.prefix to theirs)'
         );
-      return `${headline}\n${renderTable(
-        STATUS_COLUMNS,
-        snap.keys.map((k) => statusRow(k, snap.now)),
-      )}`;
+      const keys = renderTable(KEY_COLUMNS, status.keys.map(keyRow));
+      const buckets = status.buckets.length
+        ? renderTable(
+            BUCKET_COLUMNS,
+            status.buckets.map((b) => bucketRow(b, status.now)),
+          )
+        : '(no buckets yet: a bucket appears with the first request of its account and model group)';
+      return `${headline}\n${keys}\n\n${buckets}`;
     });
     io.out(blocks.join('\n\n') || 'no pools in the config');
     return EXIT.ok;
