@@ -46,14 +46,20 @@ function tempProject(): string {
   return dir;
 }
 
-/** `rotor status --json` from `cwd`: the sum of successes over the pool's keys, and what it said. */
+/** `rotor status --json` from `cwd`: the sum of successes over the pool's keys, its buckets, and what it said. */
 async function statusSuccesses(env: Record<string, string | undefined>, cwd: string, pool = 'openai') {
   const proc = start('status', env, cwd, [pool, '--json']);
   const code = await proc.exited;
   const out = proc.output();
-  const json = JSON.parse(out.slice(out.indexOf('{'))) as { pools: { keys: { successes: number }[] }[] };
-  return { code, out, successes: json.pools[0]!.keys.reduce((sum, k) => sum + k.successes, 0) };
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as {
+    pools: { keys: { successes: number }[]; buckets: { account: string; group: string; state: string }[] }[];
+  };
+  const { keys, buckets } = json.pools[0]!;
+  return { code, out, successes: keys.reduce((sum, k) => sum + k.successes, 0), buckets };
 }
+
+/** The one bucket a single chat completion used: the demo key's organization (learned) × its model. */
+const ONE_BUCKET = [{ account: expect.stringMatching(/^org-/), group: 'gpt-4o-mini', state: 'ready' }];
 
 /** The quick start runs from the repository root, so its project folder is the checkout's own `.rotor/`. */
 const project = path.join(REPO_ROOT, '.rotor');
@@ -105,6 +111,7 @@ describe('./scripts/quickstart.sh with REDIS_URL unset and nothing at the defaul
     expect(status.code).toBe(0);
     expect(status.out).toContain(`single replica: state in the redis-server Rotor (pid `);
     expect(status.successes).toBeGreaterThanOrEqual(1);
+    expect(status.buckets).toMatchObject(ONE_BUCKET);
 
     // A second replica in the same folder refuses instead of running on a state of its own.
     const second = start('proxy', { ...(await ports()), ROTOR_DEFAULT_REDIS_URL: env.ROTOR_DEFAULT_REDIS_URL }, REPO_ROOT);
@@ -156,6 +163,7 @@ describe('./scripts/quickstart.sh with REDIS_URL unset and nothing at the defaul
     expect(status.code).toBe(0);
     expect(status.out).toContain(note);
     expect(status.successes).toBe(1);
+    expect(status.buckets).toMatchObject(ONE_BUCKET); // the in-memory store's snapshot, through the admin API
 
     const second = start('proxy', { ...(await ports()), PATH: env.PATH, ROTOR_DEFAULT_REDIS_URL: env.ROTOR_DEFAULT_REDIS_URL }, REPO_ROOT);
     expect(await second.exited).toBe(1);
