@@ -6,7 +6,7 @@ import { describeStore, openStore } from '../inspect/store-client';
 
 export const KEYS_USAGE = `usage: rotor keys <disable|enable|clear> <pool> <keyId|label> [--json]
   disable   take the key out of rotation on every replica until enabled (reason operator; never probed)
-  enable    put the key back in rotation from any state, forgetting its failures
+  enable    put the key back in rotation from any state, forgetting its failures (and clear)
   clear     end the cooldowns of the key's account's buckets now, every model group (the account's
             other keys return too; no change unless one cools and the key is active)`;
 
