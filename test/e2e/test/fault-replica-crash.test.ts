@@ -67,7 +67,8 @@ function startRequest(url: string, stream: boolean): { ended: Promise<string> } 
 
 const inflight = async (pool: string) => {
   const ids = Object.keys(await hgetall(topo.redis.port, `rotor:{${pool}}:states`));
-  return Promise.all(ids.map(async (id) => Number((await redisCli(topo.redis.port, 'ZCARD', `rotor:{${pool}}:key:${id}:inflight`))[0]!.replace(/^\(integer\) /, ''))));
+  // The key's in-flight count (the `inflight` field of its HASH; absent: none).
+  return Promise.all(ids.map(async (id) => Number((await hgetall(topo.redis.port, `rotor:{${pool}}:key:${id}`)).inflight ?? 0)));
 };
 const states = async (pool: string) => Object.values(await hgetall(topo.redis.port, `rotor:{${pool}}:states`));
 
