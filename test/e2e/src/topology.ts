@@ -20,6 +20,15 @@ export interface PoolSpec {
   /** The pool's `headers` (sent upstream with every key of the pool). */
   headers?: Record<string, string>;
   exposeAccountHeaders?: boolean;
+  /**
+   * The simulated organization of each key, by position (`SimOptions.orgs` gives its limits); a key
+   * left out is an organization of its own with `providerRpm`.
+   */
+  orgs?: (string | undefined)[];
+  /** Each key's declared `account` in the config, by position (left out: learned from answers). */
+  accounts?: (string | undefined)[];
+  /** The pool's `modelGroups`. */
+  modelGroups?: Record<string, string[]>;
 }
 
 export interface TopologyOptions {
@@ -89,10 +98,15 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   for (const [name, spec] of Object.entries(options.pools)) {
     secrets[name] = Array.from({ length: spec.keys }, (_, i) => `sk-e2e-${name}-${uniquePrefix('s')}-${i}`);
   }
-  const all = Object.values(secrets).flat();
+  const simKeys = Object.entries(secrets).flatMap(([name, list]) =>
+    list.map((secret, i) => {
+      const org = options.pools[name]!.orgs?.[i];
+      return [secret, org !== undefined ? { org } : { rpm: options.providerRpm ?? 20 }] as const;
+    }),
+  );
   const sim = await startSimProvider({
     windowMs,
-    keys: Object.fromEntries(all.map((s) => [s, { rpm: options.providerRpm ?? 20 }])),
+    keys: Object.fromEntries(simKeys),
     ...options.sim,
   });
   try {
@@ -126,11 +140,12 @@ async function startOnSim(options: TopologyOptions, sim: SimProvider, secrets: R
         {
           provider: spec.provider ?? 'openai',
           baseUrl: spec.baseUrl ?? (spec.provider === 'anthropic' ? sim.url : `${sim.url}/v1`),
-          keys: secrets[name],
+          keys: secrets[name]!.map((key, i) => (spec.accounts?.[i] !== undefined ? { key, account: spec.accounts[i] } : key)),
           ...(spec.limits ? { limits: spec.limits } : {}),
           ...(spec.maxWaitMs ? { maxWaitMs: spec.maxWaitMs } : {}),
           ...(spec.headers ? { headers: spec.headers } : {}),
           ...(spec.exposeAccountHeaders ? { exposeAccountHeaders: true } : {}),
+          ...(spec.modelGroups ? { modelGroups: spec.modelGroups } : {}),
         },
       ]),
     ),
