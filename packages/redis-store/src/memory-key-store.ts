@@ -75,6 +75,8 @@ const LEASE_REAP_BATCH = 16;
 const NEARLY_SPENT = 0.05;
 const nearlySpent = (left: number, limit: number | undefined) => left <= 0 || (limit !== undefined && left < limit * NEARLY_SPENT);
 const CLIENT_WINDOW_MS = 60_000;
+/** learn-budget.lua's windowOver: an answer whose reset has passed speaks of a window that is over. */
+const windowOver = (resetMs: number | undefined) => resetMs !== undefined && resetMs <= 0;
 /** names.lua's accountOf: a key with no account is its own. */
 const accountOf = (key: MemKey) => key.account ?? `~${key.id}`;
 const bucketName = (account: string, group: string) => `${account}|${group}`;
@@ -667,7 +669,7 @@ export class MemoryKeyStore implements KeyStore {
 
   private learnBudget(p: MemPool, account: string, group: string, h: Headers, now: number): boolean {
     let raised = false;
-    if (h.remReq !== undefined) {
+    if (h.remReq !== undefined && !windowOver(h.resetReq)) {
       const b = this.bucket(p, account, group);
       const windowRunning = b.seenReq !== undefined && b.resetReqAt !== undefined && b.resetReqAt > now;
       const fresh = !windowRunning || h.remReq <= b.seenReq!;
@@ -682,7 +684,7 @@ export class MemoryKeyStore implements KeyStore {
       if (fresh && h.resetReq !== undefined) b.resetReqAt = now + h.resetReq;
     }
     if (h.limReq !== undefined) this.bucket(p, account, group).limReq = h.limReq;
-    if (h.remTok !== undefined) {
+    if (h.remTok !== undefined && !windowOver(h.resetTok)) {
       const b = this.bucket(p, account, group);
       const windowRunning = b.seenTok !== undefined && b.resetTokAt !== undefined && b.resetTokAt > now;
       const fresh = !windowRunning || h.remTok <= b.seenTok!;

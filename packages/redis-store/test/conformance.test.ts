@@ -423,6 +423,22 @@ describe.each(subjects)('%s', (_name, make) => {
       expect(await store.acquire('p')).toMatchObject({ ok: false });
     });
 
+    it('an answer from a window that has already reset says nothing of the new one: no refill past our hand-outs', async () => {
+      const { store } = make({ settleMs: 50 });
+      await store.sync('p', ids(1));
+      await store.report(await lease(store), outcome('success', { limitRequests: 3, remainingRequests: 2, resetRequestsMs: 200 }));
+      // Counted in the first window; their answers are still on their way when it resets.
+      const late = [await lease(store), await lease(store)];
+      await sleep(250);
+      // The new window: the learned limit, handed out in full.
+      const fresh = [await store.acquire('p'), await store.acquire('p'), await store.acquire('p')];
+      expect(fresh.map((r) => r.ok)).toEqual([true, true, true]);
+      // The late answers name the first window: 0 left, its reset already past.
+      for (const l of late) await store.report(l, outcome('success', { limitRequests: 3, remainingRequests: 0, resetRequestsMs: 0 }));
+      expect(await store.acquire('p')).toMatchObject({ ok: false });
+      expect(bucketOf(await store.snapshot('p'), 'k00')).toMatchObject({ remainingRequests: 0 });
+    });
+
     it('a declared rpm of 10 per 500 ms is never exceeded in any window', async () => {
       const { store, now } = make();
       await store.sync('p', [{ id: 'only', rpm: 10, windowMs: 500 }]);
@@ -704,8 +720,10 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         if (held[0]!.length === 0) continue;
         const at = Math.floor(random() * held[0]!.length);
         const kind = pick(kinds);
-        const withTokens = random() < 0.5 ? { limitTokens: 2000, remainingTokens: Math.floor(random() * 1500), resetTokensMs: 60_000 } : {};
-        const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: 60_000, ...withTokens } : {};
+        // Some answers come back after their window reset (reset 0): they teach the limits only.
+        const resetMs = () => (random() < 0.15 ? 0 : 60_000);
+        const withTokens = random() < 0.5 ? { limitTokens: 2000, remainingTokens: Math.floor(random() * 1500), resetTokensMs: resetMs() } : {};
+        const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: resetMs(), ...withTokens } : {};
         const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs: 60_000 } : headers;
         // Some answers name the keys' organization (two organizations, learned unless declared).
         const account = random() < 0.3 ? pick(['org-x', 'org-y']) : undefined;

@@ -7,9 +7,15 @@
 -- arrives (fresh or late) shrinks the in-flight set and corrects it, upwards too. `h` holds the
 -- answer's limReq, remReq, resetReq, limTok, remTok, resetTok (nil when absent; resets in ms from now).
 -- Returns whether the request budget went from spent to some room (a bucket cooled on it may return).
+--
+-- An answer whose reset has already passed was counted in a window that is over (it reached the
+-- provider before the reset and came back after it): what it says is left belongs to that window, not
+-- to the running one, where our hand-outs since the reset are still unanswered. Only its limits are learned.
+local function windowOver(resetMs) return resetMs ~= nil and resetMs <= 0 end
+
 local function learnBudget(bucket, h, now)
   local raised = false
-  if h.remReq then
+  if h.remReq and not windowOver(h.resetReq) then
     local f = rcall('HMGET', bucket, 'seen_req', 'reset_req_at', 'rem_req')
     local seen, knownReset, known = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
     local windowRunning = seen and knownReset and knownReset > now
@@ -25,7 +31,7 @@ local function learnBudget(bucket, h, now)
     if fresh and h.resetReq then rcall('HSET', bucket, 'reset_req_at', now + h.resetReq) end
   end
   if h.limReq then rcall('HSET', bucket, 'lim_req', h.limReq) end
-  if h.remTok then
+  if h.remTok and not windowOver(h.resetTok) then
     -- As for requests, minus the tokens our requests still in flight reserved.
     local f = rcall('HMGET', bucket, 'seen_tok', 'reset_tok_at', 'inflight_tok')
     local seen, knownReset = tonumber(f[1]), tonumber(f[2])
