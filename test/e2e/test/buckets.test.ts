@@ -12,6 +12,11 @@ import { CLIENT_TOKEN, figures, startTopology, type Topology } from '../src';
 const ADMIN_TOKEN = 'e2e-admin-token';
 const WINDOW_MS = 2000;
 /**
+ * How long the provider takes to answer: requests overlap, so answers arrive after later requests
+ * were handed out (what Rotor knows of a bucket is always behind what the provider counted).
+ */
+const LATENCY_MS = 250;
+/**
  * An accurate Retry-After points at the end of the provider's window: never before it (a client that
  * honours it would meet a 429), and after it by no more than the time Rotor took to learn the reset
  * (an answer's headers are read when its report lands).
@@ -104,6 +109,7 @@ describe('mixed models: a tight model exhausted, a roomy one on the same keys (3
       windowMs: WINDOW_MS,
       providerRpm: 60,
       sim: {
+        latencyMs: LATENCY_MS,
         defaultLimits: {
           rpm: 60,
           models: {
@@ -130,7 +136,9 @@ describe('mixed models: a tight model exhausted, a roomy one on the same keys (3
    * requests, all within one window of the tight model.
    */
   async function mixedModels(name: string, pool: string, tight: [string, string], roomy: string, call: (model: string) => Promise<unknown>) {
-    for (const model of [tight[0], roomy]) for (let i = 0; i < KEYS; i++) await answerOf(() => call(model));
+    // Together, so that the whole check fits in one window: the first-answer gate gives each cold
+    // bucket one request, so the ring hands every key one of each model.
+    await Promise.all([tight[0], roomy].flatMap((model) => Array.from({ length: KEYS }, () => answerOf(() => call(model)))));
     const warm = [...simBuckets(topo, pool, tight[0]), ...simBuckets(topo, pool, roomy)];
     expect(warm.map((b) => b.admitted)).toEqual(Array(2 * KEYS).fill(1));
 
@@ -204,7 +212,7 @@ describe('organizations: keys of one organization share its budget (2 organizati
       replicas: 3,
       loadBalancer: true,
       windowMs: WINDOW_MS,
-      sim: { orgs: { 'org-la': { rpm: ORG_RPM }, 'org-lb': { rpm: ORG_RPM }, 'org-da': { rpm: ORG_RPM }, 'org-db': { rpm: ORG_RPM } } },
+      sim: { latencyMs: LATENCY_MS, orgs: { 'org-la': { rpm: ORG_RPM }, 'org-lb': { rpm: ORG_RPM }, 'org-da': { rpm: ORG_RPM }, 'org-db': { rpm: ORG_RPM } } },
       config: { adminToken: ADMIN_TOKEN },
       pools: {
         learned: { keys: 6, orgs: ['org-la', 'org-la', 'org-la', 'org-lb', 'org-lb', 'org-lb'] },
