@@ -18,7 +18,8 @@ export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 /**
  * Rate-limit facts read from one response's headers. Every time is RELATIVE to the moment the response
- * was read (ms from "now"), so the store can anchor it to the Redis clock. Absent = the header said nothing.
+ * was read (ms from "now"), so the store can anchor it to the Redis clock; a report made later than the
+ * read ages them first (agedOutcome). Absent = the header said nothing.
  */
 export interface RateLimitInfo {
   /** How long to stay away, from retry-after-ms / Retry-After (seconds or HTTP date). */
@@ -44,4 +45,20 @@ export interface Outcome {
    * `anthropic-organization-id`); absent when they say nothing. Keys of one account share its limits.
    */
   account?: { organization?: string; project?: string };
+}
+
+/**
+ * The outcome as it stands `elapsedMs` after its response was read: every relative time of its
+ * rate-limit facts shortened by that, never below 0 (a reset at 0 speaks of a window that is over).
+ * For a report made after the read (a streamed answer is reported when its body ends), so that the
+ * store anchors the times to the moment they were true, not to the end of the stream.
+ */
+export function agedOutcome(outcome: Outcome, elapsedMs: number): Outcome {
+  if (elapsedMs <= 0) return outcome;
+  const rateLimit: RateLimitInfo = { ...outcome.rateLimit };
+  for (const field of ['retryAfterMs', 'resetRequestsMs', 'resetTokensMs'] as const) {
+    const ms = rateLimit[field];
+    if (ms !== undefined) rateLimit[field] = Math.max(0, ms - elapsedMs);
+  }
+  return { ...outcome, rateLimit };
 }

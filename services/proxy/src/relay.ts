@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Outcome, PoolConfig, PoolKey, Provider, RotorConfig } from '@rotor/core';
-import { accountOf, isRotorError, modelGroupOf, providers, readRequestCost } from '@rotor/core';
+import { accountOf, agedOutcome, isRotorError, modelGroupOf, providers, readRequestCost } from '@rotor/core';
 import type { AcquireResult, KeyStore, Lease } from '@rotor/redis-store';
 import type { Logger } from './logger';
 import { clientResponseHeaders, upstreamPath, upstreamRequestHeaders } from './header-hygiene';
@@ -199,7 +199,10 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
       void report(ctx, lease, outcome);
       return finish(sendRotorError(res, provider, 'upstream_unreachable', `the provider answered with an invalid status (${status})`));
     }
-    const stream = (outcome: Outcome, prefix?: Buffer) =>
+    const stream = (outcome: Outcome, prefix?: Buffer) => {
+      // Reported when the body ends (seconds later for a streamed answer): the header's times are aged
+      // by then, so that a reset is anchored to when it was read, not to the end of the stream.
+      const readAt = performance.now();
       streamToClient(response, res, {
         lease,
         outcome,
@@ -209,8 +212,9 @@ export async function relay(ctx: RelayContext, req: IncomingMessage, res: Server
         exposeAccountHeaders: pool.exposeAccountHeaders,
         idleMs: timeouts.idleMs,
         ...(prefix ? { prefix } : {}),
-        onDone: (final) => void report(ctx, lease, final),
+        onDone: (final) => void report(ctx, lease, agedOutcome(final, performance.now() - readAt)),
       });
+    };
     if (status >= 300 && status < 400 && response.headers.location !== undefined) {
       // Returned, never followed, and without its Location: a client (or its SDK) would otherwise
       // follow it, with its Rotor token, to wherever the provider (or whoever answers for it) points.
