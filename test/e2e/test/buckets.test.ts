@@ -15,7 +15,12 @@ const WINDOW_MS = 2000;
  * How long the provider takes to answer: requests overlap, so answers arrive after later requests
  * were handed out (what Rotor knows of a bucket is always behind what the provider counted).
  */
-const LATENCY_MS = 250;
+const LATENCY_MS = 200;
+/**
+ * Streamed answers last 5 chunks x this: a streamed answer is reported when its body ends, well after
+ * its rate-limit headers were read, and the wait they name must still be anchored to the read.
+ */
+const STREAM_CHUNK_DELAY_MS = 40;
 /**
  * An accurate Retry-After points at the end of the provider's window: never before it (a client that
  * honours it would meet a 429), and after it by no more than the time Rotor took to learn the reset
@@ -62,6 +67,10 @@ const count = (answers: Answer[]) =>
     return { ...n, [label]: (n[label] ?? 0) + 1 };
   }, {});
 const served = (answers: Answer[]) => answers.filter((a) => a.status === 200).length;
+/** Reads a streamed answer to its end (an error in the stream rejects). */
+const drain = async (events: AsyncIterable<unknown>) => {
+  for await (const event of events) void event;
+};
 
 /** What Rotor's admin API says of a pool (the store's snapshot; only the fields read here). */
 interface RotorPool {
@@ -110,6 +119,7 @@ describe('mixed models: a tight model exhausted, a roomy one on the same keys (3
       providerRpm: 60,
       sim: {
         latencyMs: LATENCY_MS,
+        stream: { chunks: 5, chunkDelayMs: STREAM_CHUNK_DELAY_MS },
         defaultLimits: {
           rpm: 60,
           models: {
@@ -133,24 +143,33 @@ describe('mixed models: a tight model exhausted, a roomy one on the same keys (3
   /**
    * Warm-up (one request per key and model: every bucket answered once in the window), then a burst
    * of twice the tight model's room, then the roomy model's whole room together with more tight
-   * requests, all within one window of the tight model.
+   * requests, all within one window of the tight model. The tight model's answers are streamed (the
+   * resets Rotor learns from them are checked through the Retry-After of its excess), the roomy one's not.
    */
-  async function mixedModels(name: string, pool: string, tight: [string, string], roomy: string, call: (model: string) => Promise<unknown>) {
+  async function mixedModels(
+    name: string,
+    pool: string,
+    tight: [string, string],
+    roomy: string,
+    call: (model: string, stream: boolean) => Promise<unknown>,
+  ) {
     // Together, so that the whole check fits in one window: the first-answer gate gives each cold
     // bucket one request, so the ring hands every key one of each model.
-    await Promise.all([tight[0], roomy].flatMap((model) => Array.from({ length: KEYS }, () => answerOf(() => call(model)))));
+    await Promise.all(
+      [tight[0], roomy].flatMap((model) => Array.from({ length: KEYS }, () => answerOf(() => call(model, model !== roomy)))),
+    );
     const warm = [...simBuckets(topo, pool, tight[0]), ...simBuckets(topo, pool, roomy)];
     expect(warm.map((b) => b.admitted)).toEqual(Array(2 * KEYS).fill(1));
 
     const tightRoom = KEYS * (TIGHT - 1);
-    const burst = await Promise.all(Array.from({ length: 2 * tightRoom }, (_, i) => answerOf(() => call(tight[i % 2]!))));
+    const burst = await Promise.all(Array.from({ length: 2 * tightRoom }, (_, i) => answerOf(() => call(tight[i % 2]!, true))));
     const tightEnds = Math.min(...simBuckets(topo, pool, tight[0]).map((b) => b.windowEndsAt));
 
     const roomyRoom = KEYS * (ROOMY - 1);
     const started = Date.now();
     const [excess, roomyAnswers] = await Promise.all([
-      Promise.all(Array.from({ length: tightRoom }, (_, i) => answerOf(() => call(tight[i % 2]!)))),
-      Promise.all(Array.from({ length: roomyRoom }, () => answerOf(() => call(roomy)))),
+      Promise.all(Array.from({ length: tightRoom }, (_, i) => answerOf(() => call(tight[i % 2]!, true)))),
+      Promise.all(Array.from({ length: roomyRoom }, () => answerOf(() => call(roomy, false)))),
     ]);
     const roomyMs = Date.now() - started;
 
@@ -189,15 +208,21 @@ describe('mixed models: a tight model exhausted, a roomy one on the same keys (3
 
   it('OpenAI SDK: the roomy model is served in full, the tight one costs <= 1 upstream 429 per bucket, its excess gets Rotor 429s with an accurate Retry-After', async () => {
     const client = new OpenAI({ apiKey: CLIENT_TOKEN, baseURL: `${topo.url}/openai`, maxRetries: 0 });
-    await mixedModels('mixed models (openai)', 'openai', ['gpt-4o', 'gpt-4o-2024-08-06'], 'gpt-4o-mini', (model) =>
-      client.chat.completions.create({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    const messages = [{ role: 'user' as const, content: 'hi' }];
+    await mixedModels('mixed models (openai)', 'openai', ['gpt-4o', 'gpt-4o-2024-08-06'], 'gpt-4o-mini', (model, stream) =>
+      stream
+        ? client.chat.completions.create({ model, max_tokens: 16, messages, stream }).then(drain)
+        : client.chat.completions.create({ model, max_tokens: 16, messages }),
     );
   });
 
   it('Anthropic SDK on the /anthropic route: the same', async () => {
     const client = new Anthropic({ apiKey: CLIENT_TOKEN, baseURL: `${topo.url}/anthropic`, maxRetries: 0 });
-    await mixedModels('mixed models (anthropic)', 'anthropic', ['claude-opus-4-5', 'claude-opus-4-5-20251101'], 'claude-haiku-4-5', (model) =>
-      client.messages.create({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    const messages = [{ role: 'user' as const, content: 'hi' }];
+    await mixedModels('mixed models (anthropic)', 'anthropic', ['claude-opus-4-5', 'claude-opus-4-5-20251101'], 'claude-haiku-4-5', (model, stream) =>
+      stream
+        ? client.messages.create({ model, max_tokens: 16, messages, stream }).then(drain)
+        : client.messages.create({ model, max_tokens: 16, messages }),
     );
   });
 });
