@@ -22,6 +22,10 @@
  *                                     probes these; they never return by themselves).
  *   <base>leases                ZSET  "<keyId>|<token>|<account>|<group>" -> ms epoch when the in-flight
  *                                     lease expires (a crashed replica's in-flight counts drain by themselves).
+ *   <base>cold:<group>          SET   lease tokens in flight on keys whose account is not known yet (own
+ *                                     account, bucket never answered): the provider may have counted them
+ *                                     against any account, so named accounts' learned budgets leave room
+ *                                     for them until their answers tell (released with the lease)
  *   <base>meta                  HASH  max_groups
  *   <base>key:<keyId>           HASH  per-key detail: state, reason, label, weight, account (declared or
  *                                     learned), account_decl, rpm, tpm, window_ms, rpm@<group>,

@@ -53,6 +53,8 @@ interface MemPool {
   buckets: Map<string, MemBucket>;
   /** The `buckets` SET: buckets used, for status. */
   bucketNames: Set<string>;
+  /** group -> lease tokens in flight on keys whose account is not known yet (the `cold:<group>` SETs). */
+  cold: Map<string, Set<string>>;
   /** client id -> ms epochs of the keys its requests took out of rotation (report-2.lua's KEYS[2]). */
   clientKeysOut: Map<string, number[]>;
 }
@@ -136,7 +138,9 @@ export class MemoryKeyStore implements KeyStore {
       const rpm = this.shareOf(declared?.rpm ?? key.rpm);
       const tpm = this.shareOf(declared?.tpm ?? key.tpm);
       const windowMs = key.windowMs ?? 60_000;
-      const blocked = this.spentUntil(p, account, group, tokens, rpm, tpm, windowMs, now, options.firstAnswerGate === true);
+      // A named account's budget leaves room for requests in flight on keys of still unknown account.
+      const unseen = account.startsWith('~') ? 0 : (p.cold.get(group)?.size ?? 0);
+      const blocked = this.spentUntil(p, account, group, tokens, rpm, tpm, windowMs, now, options.firstAnswerGate === true, unseen);
       if (blocked?.why === 'first_answer') {
         excluded.add(key.id);
         awaitingFirstAnswer = true;
@@ -235,6 +239,7 @@ export class MemoryKeyStore implements KeyStore {
         accounts: new Map(),
         buckets: new Map(),
         bucketNames: new Set(),
+        cold: new Map(),
         clientKeysOut: new Map(),
       };
       this.pools.set(pool, p);
@@ -542,6 +547,7 @@ export class MemoryKeyStore implements KeyStore {
   private releaseLease(p: MemPool, member: string): boolean {
     if (!p.leases.remove(member)) return false;
     const [id, token, account, group] = member.split('|') as [string, string, string, string];
+    p.cold.get(group)?.delete(token);
     const bucket = p.buckets.get(bucketName(account, group));
     const reserved = bucket?.inflight.get(token);
     if (bucket && reserved !== undefined && bucket.inflight.delete(token) && reserved > 0) {
@@ -586,6 +592,7 @@ export class MemoryKeyStore implements KeyStore {
     windowMs: number,
     now: number,
     gate: boolean,
+    unseen: number,
   ): { until: number; why: string } | undefined {
     const b = p.buckets.get(bucketName(account, group));
     const inflight = b?.inflight.size ?? 0;
@@ -608,6 +615,7 @@ export class MemoryKeyStore implements KeyStore {
         if ((b.remSlack ?? 0) > 0 && inflight > 0 && now + this.policy.settleMs < b.resetReqAt) return settle;
         return { until: b.resetReqAt, why: 'budget' };
       }
+      if (b.remReq !== undefined && unseen > 0 && b.remReq <= unseen) return settle;
       if (b.remTok !== undefined && b.resetTokAt !== undefined && b.resetTokAt <= now) {
         b.resetTokAt = undefined;
         b.remTok = b.limTok !== undefined ? Math.floor(b.limTok * this.share) : undefined;
@@ -642,7 +650,14 @@ export class MemoryKeyStore implements KeyStore {
     windowMs: number,
     fresh: boolean,
   ): number {
-    if (fresh) p.bucketNames.add(bucketName(account, group));
+    if (fresh) {
+      p.bucketNames.add(bucketName(account, group));
+      if (account.startsWith('~')) {
+        let cold = p.cold.get(group);
+        if (!cold) p.cold.set(group, (cold = new Set()));
+        cold.add(token);
+      }
+    }
     const b = this.bucket(p, account, group);
     if (rpm !== undefined) {
       b.log.unshift(now);

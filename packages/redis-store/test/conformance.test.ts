@@ -483,6 +483,8 @@ describe.each(subjects)('%s', (_name, make) => {
       await store.sync('p', ids(3));
       const a = await take(store);
       const b = await take(store);
+      // k02 answers naming no organization: its own account (not one that might be org-1's).
+      await store.report(await take(store), outcome('success'));
       // Both answers name org-1: the provider says 2 left for the organization (b's answer is fresher).
       expect(await store.report(a, outcome('success', { limitRequests: 10, remainingRequests: 3, resetRequestsMs: 30_000 }), 'org-1')).toMatchObject({
         account: 'org-1',
@@ -496,6 +498,48 @@ describe.each(subjects)('%s', (_name, make) => {
       const snap = await store.snapshot('p');
       expect(snap.keys.map((k) => k.account)).toEqual(['org-1', 'org-1', undefined]);
       expect(snap.buckets.find((x) => x.account === 'org-1')).toMatchObject({ state: 'cooling', reason: 'budget' });
+    });
+
+    describe('a budget learned while keys of unknown account have requests in flight', () => {
+      // A cold burst: the first-answer gate lets each key (its own account until an answer names one)
+      // have one request in flight; the provider counted all three when the first answer comes back.
+      const coldStart = async (store: KeyStore) => {
+        await store.sync('p', ids(3));
+        const cold = [await take(store), await take(store), await take(store)];
+        await store.report(cold[0]!, outcome('success', { limitRequests: 20, remainingRequests: 19, resetRequestsMs: 30_000 }), 'org-1');
+        return cold;
+      };
+      const grants = async (store: KeyStore) => {
+        const ids_: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          const r = await store.acquire('p', { firstAnswerGate: true });
+          if (!r.ok) break;
+          ids_.push(r.lease.keyId);
+        }
+        return ids_;
+      };
+
+      it('leaves room for them: they may be that account\'s, counted already', async () => {
+        const { store } = make({ settleMs: 50 });
+        const cold = await coldStart(store);
+        // 19 left as the first answer saw it, 2 of which k01's and k02's requests may have taken.
+        expect(await grants(store)).toEqual(Array(17).fill('k00'));
+        // They were: their answers name org-1 and say so. Nothing is left for anyone.
+        await store.report(cold[1]!, outcome('success', { limitRequests: 20, remainingRequests: 18, resetRequestsMs: 30_000 }), 'org-1');
+        await store.report(cold[2]!, outcome('success', { limitRequests: 20, remainingRequests: 17, resetRequestsMs: 30_000 }), 'org-1');
+        expect(await grants(store)).toEqual([]);
+      });
+
+      it('gives the room back when they turn out to be another account\'s', async () => {
+        const { store } = make({ settleMs: 50 });
+        const cold = await coldStart(store);
+        expect(await grants(store)).toHaveLength(17);
+        await store.report(cold[1]!, outcome('success', { limitRequests: 20, remainingRequests: 19, resetRequestsMs: 30_000 }), 'org-2');
+        await store.report(cold[2]!, outcome('success', { limitRequests: 20, remainingRequests: 18, resetRequestsMs: 30_000 }), 'org-2');
+        await sleep(60); // org-1 waited for them: it is looked at again after settleMs
+        const more = await grants(store);
+        expect(more.filter((id) => id === 'k00')).toHaveLength(2);
+      });
     });
 
     it('a declared account is shared from the first request and wins over what answers say', async () => {
@@ -726,7 +770,7 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: resetMs(), ...withTokens } : {};
         const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs: 60_000 } : headers;
         // Some answers name the keys' organization (two organizations, learned unless declared).
-        const account = random() < 0.3 ? pick(['org-x', 'org-y']) : undefined;
+        const account = random() < 0.5 ? pick(['org-x', 'org-y']) : undefined;
         for (const [i, store] of stores.entries()) {
           const [l] = held[i]!.splice(at, 1);
           const r = await store.report(l!, outcome(kind, rateLimit), account);

@@ -90,7 +90,10 @@ while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   local b = rcall('HMGET', bucket, unpack(BUCKET_FIELDS))
   local rpm, tpm = tonumber(k[6] or k[3]), tonumber(k[7] or k[4])
   local windowMs = tonumber(k[5]) or 60000
-  local blockedUntil, why = spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, firstAnswerGate)
+  -- A named account's budget leaves room for requests in flight on keys of still unknown account.
+  local unseen = 0
+  if string.sub(account, 1, 1) ~= '~' then unseen = rcall('SCARD', coldOf(base, group)) end
+  local blockedUntil, why = spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, firstAnswerGate, unseen)
   if why == 'first_answer' then
     excluded[id] = true
     excludedCount = excludedCount + 1

@@ -4,6 +4,7 @@ local function ringOf(base, group) return base .. 'ring:' .. group end
 local function coolingOf(base, group) return base .. 'cooling:' .. group end
 local function keyOf(base, id) return base .. 'key:' .. id end
 local function bucketOf(base, account, group) return base .. 'bucket:' .. account .. '|' .. group end
+local function coldOf(base, group) return base .. 'cold:' .. group end
 
 -- A key with no declared or learned account is an account of its own, named '~<keyId>' ('~' is not
 -- allowed in account names, so it never meets a real one).

@@ -7,6 +7,7 @@ local function releaseLease(base, member)
   if rcall('ZREM', base .. 'leases', member) == 0 then return false end
   local id, token, account, group = string.match(member, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
   if not id then return true end
+  rcall('SREM', coldOf(base, group), token)
   local bucket = bucketOf(base, account, group)
   local reserved = tonumber(rcall('ZSCORE', bucket .. ':inflight', token))
   if rcall('ZREM', bucket .. ':inflight', token) == 1 and rcall('EXISTS', bucket) == 1 and reserved and reserved > 0 then

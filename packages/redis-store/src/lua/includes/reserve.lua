@@ -46,8 +46,10 @@ end
 -- answers mean "skip this key, do not cool the bucket": 'first_answer' (the bucket was never answered
 -- and already has a request in flight: a burst on a cold bucket would go out before a single
 -- rate-limit header was seen) and 'does_not_fit' (this request is larger than what is left, but
--- smaller ones still fit). `b` holds the bucket's BUCKET_FIELDS.
-local function spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, gate)
+-- smaller ones still fit). `b` holds the bucket's BUCKET_FIELDS. `unseen`: requests in flight on keys
+-- whose account is not known yet (see reserve): the provider may have counted them against this
+-- bucket already, so what the last answer said is left holds that much less until their answers tell.
+local function spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, gate, unseen)
   if gate and not b[7] and rcall('ZCARD', bucket .. ':inflight') > 0 then return nil, 'first_answer' end
   local remReq, resetReq = tonumber(b[1]), tonumber(b[2])
   if remReq and resetReq and resetReq <= now then
@@ -77,6 +79,10 @@ local function spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, 
       return now + settleMs, 'budget_settling'
     end
     return resetReq, 'budget'
+  end
+  if remReq and unseen > 0 and remReq <= unseen then
+    -- Left only if none of those is this account's: their answers, due soon, will tell.
+    return now + settleMs, 'budget_settling'
   end
   local remTok, resetTok = tonumber(b[3]), tonumber(b[4])
   local limTok = tonumber(b[5])
@@ -118,8 +124,13 @@ end
 -- Hand the key out: take the lease, and reserve one request and `tokens` of its bucket's learned
 -- budgets and declared rpm / tpm windows. Returns the requests left (-1 when no budget is known).
 -- `fresh`: the bucket was never answered (maybe new): listed in the pool's `buckets` SET for status.
+-- A fresh bucket of a key's own account is a key whose account is not known yet: until its answer
+-- names one, its request is in the group's `cold` SET, which named accounts' budgets leave room for.
 local function reserve(base, bucket, id, account, group, token, tokens, leaseExpiry, now, rpm, tpm, windowMs, fresh)
-  if fresh then rcall('SADD', base .. 'buckets', account .. '|' .. group) end
+  if fresh then
+    rcall('SADD', base .. 'buckets', account .. '|' .. group)
+    if string.sub(account, 1, 1) == '~' then rcall('SADD', coldOf(base, group), token) end
+  end
   if rpm and rpm > 0 then
     local logKey = bucket .. ':log'
     rcall('LPUSH', logKey, now)
