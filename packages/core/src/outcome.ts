@@ -58,7 +58,8 @@ export function agedOutcome(outcome: Outcome, elapsedMs: number): Outcome {
   const rateLimit: RateLimitInfo = { ...outcome.rateLimit };
   for (const field of ['retryAfterMs', 'resetRequestsMs', 'resetTokensMs'] as const) {
     const ms = rateLimit[field];
-    if (ms !== undefined) rateLimit[field] = Math.max(0, ms - elapsedMs);
+    // Whole ms (the store writes them to Redis), rounded up: never earlier than the provider said.
+    if (ms !== undefined) rateLimit[field] = Math.max(0, Math.ceil(ms - elapsedMs));
   }
   return { ...outcome, rateLimit };
 }

@@ -16,6 +16,10 @@ describe('agedOutcome', () => {
     expect(read.rateLimit.resetRequestsMs).toBe(1500); // the read outcome is not changed
   });
 
+  it('keeps whole milliseconds, rounded up (elapsed time is measured in fractions)', () => {
+    expect(agedOutcome(read, 400.25).rateLimit).toMatchObject({ resetRequestsMs: 1100, resetTokensMs: 0, retryAfterMs: 600 });
+  });
+
   it('adds no time the answer did not name, and no time at all when none has passed', () => {
     expect(agedOutcome({ kind: 'success', rateLimit: { remainingRequests: 2 } }, 300)).toEqual({ kind: 'success', rateLimit: { remainingRequests: 2 } });
     expect(agedOutcome(read, 0)).toBe(read);
