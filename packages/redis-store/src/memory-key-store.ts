@@ -129,6 +129,8 @@ export class MemoryKeyStore implements KeyStore {
     const excluded = new Set(options.exclude ?? []);
     let awaitingFirstAnswer = false;
     let fitsAt: number | undefined;
+    // Requests in flight on keys of still unknown account: a named account's budget leaves room for them.
+    const coldInFlight = p.cold.get(group)?.size ?? 0;
     for (let guard = 0, gatedSkips = 0, misfits = 0; guard < 1000 && gatedSkips < 16 && misfits < 16; guard++) {
       const head = ring.lowest(excluded.size + 1).find((e) => !excluded.has(e.member));
       if (!head) break;
@@ -138,8 +140,7 @@ export class MemoryKeyStore implements KeyStore {
       const rpm = this.shareOf(declared?.rpm ?? key.rpm);
       const tpm = this.shareOf(declared?.tpm ?? key.tpm);
       const windowMs = key.windowMs ?? 60_000;
-      // A named account's budget leaves room for requests in flight on keys of still unknown account.
-      const unseen = account.startsWith('~') ? 0 : (p.cold.get(group)?.size ?? 0);
+      const unseen = account.startsWith('~') ? 0 : coldInFlight;
       const blocked = this.spentUntil(p, account, group, tokens, rpm, tpm, windowMs, now, options.firstAnswerGate === true, unseen);
       if (blocked?.why === 'first_answer') {
         excluded.add(key.id);

@@ -510,13 +510,13 @@ describe.each(subjects)('%s', (_name, make) => {
         return cold;
       };
       const grants = async (store: KeyStore) => {
-        const ids_: string[] = [];
+        const picked: string[] = [];
         for (let i = 0; i < 30; i++) {
           const r = await store.acquire('p', { firstAnswerGate: true });
           if (!r.ok) break;
-          ids_.push(r.lease.keyId);
+          picked.push(r.lease.keyId);
         }
-        return ids_;
+        return picked;
       };
 
       it('leaves room for them: they may be that account\'s, counted already', async () => {

@@ -72,6 +72,8 @@ local KEY_FIELDS = { 'weight', 'account', 'rpm', 'tpm', 'window_ms', 'rpm@' .. g
 -- because this request does not fit what their bucket has left are bounded the same way; when they
 -- are all there is, the request waits for the first of them to fit.
 local guard, awaitingFirstAnswer, gatedSkips, misfits, fitsAt = 0, false, 0, 0, nil
+-- Requests in flight on keys of still unknown account: a named account's budget leaves room for them.
+local coldInFlight = rcall('SCARD', coldOf(base, group))
 while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   guard = guard + 1
   local head = rcall('ZRANGE', ring, 0, excludedCount, 'WITHSCORES')
@@ -90,9 +92,8 @@ while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   local b = rcall('HMGET', bucket, unpack(BUCKET_FIELDS))
   local rpm, tpm = tonumber(k[6] or k[3]), tonumber(k[7] or k[4])
   local windowMs = tonumber(k[5]) or 60000
-  -- A named account's budget leaves room for requests in flight on keys of still unknown account.
   local unseen = 0
-  if string.sub(account, 1, 1) ~= '~' then unseen = rcall('SCARD', coldOf(base, group)) end
+  if string.sub(account, 1, 1) ~= '~' then unseen = coldInFlight end
   local blockedUntil, why = spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, firstAnswerGate, unseen)
   if why == 'first_answer' then
     excluded[id] = true
