@@ -5,7 +5,6 @@ import {
   OK_HEADERS,
   figures,
   hgetall,
-  redisCli,
   startTopology,
   startUpstream,
   statuses,
