@@ -718,6 +718,9 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
       backoff: { baseMs: 60_000, factor: 2, maxMs: 600_000, jitter: 0.5 },
       breakerFailures: 3,
       clientKeysOutPerMinute: 2,
+      // Only the 2 ms windows below may run out during the run (each followed by a wait): a settle
+      // cooldown ending between the two stores' turns of one step would make them differ.
+      settleMs: 60_000,
     };
     const redisStore = newStore({ ...policy, random: draws() });
     const memory = new MemoryKeyStore({ ...policy, random: draws() });
@@ -764,11 +767,20 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
         if (held[0]!.length === 0) continue;
         const at = Math.floor(random() * held[0]!.length);
         const kind = pick(kinds);
-        // Some answers come back after their window reset (reset 0): they teach the limits only.
-        const resetMs = () => (random() < 0.15 ? 0 : 60_000);
+        // Some answers come back after their window reset (reset 0): they teach the limits only. Some
+        // windows and cooldowns run out 2 ms after the answer: the step then waits 5 ms, so that on both
+        // stores the next operation finds them over (a reset bucket full again, a cooled one back).
+        let runsOut = false;
+        const resetMs = () => {
+          const roll = random();
+          if (roll < 0.15) return 0;
+          if (roll < 0.3) return (runsOut = true), 2;
+          return 60_000;
+        };
         const withTokens = random() < 0.5 ? { limitTokens: 2000, remainingTokens: Math.floor(random() * 1500), resetTokensMs: resetMs() } : {};
         const headers = random() < 0.5 ? { limitRequests: 30, remainingRequests: Math.floor(random() * 6), resetRequestsMs: resetMs(), ...withTokens } : {};
-        const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs: 60_000 } : headers;
+        const retryAfterMs = random() < 0.3 ? ((runsOut = true), 2) : 60_000;
+        const rateLimit = kind === 'rate_limited' && random() < 0.5 ? { ...headers, retryAfterMs } : headers;
         // Some answers name the keys' organization (two organizations, learned unless declared).
         const account = random() < 0.5 ? pick(['org-x', 'org-y']) : undefined;
         for (const [i, store] of stores.entries()) {
@@ -779,6 +791,7 @@ describe('RedisKeyStore and MemoryKeyStore agree step by step', () => {
             r ? `report ${l!.keyId} ${kind} -> ${r.state} ${r.reason} ${r.changed} ${r.refused} ${r.cooledFor} ${r.account}` : `report ${l!.keyId} ignored`,
           );
         }
+        if (runsOut) await sleep(5);
       } else if (roll < 0.88) {
         if (held[0]!.length === 0) continue;
         const at = Math.floor(random() * held[0]!.length);
