@@ -15,6 +15,20 @@ export interface SteadyLoad {
   stop(): Promise<Sample[]>;
 }
 
+/** Loads not stopped yet: a test that fails before it stops its load leaves it to the teardown. */
+const registry = new Set<SteadyLoad>();
+
+/**
+ * Stops every load still running. The topology's stop calls it: a load left running after its test
+ * failed would otherwise go on against stopped servers until the test process is killed.
+ */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...registry].map((load) => load.stop()));
+}
+
+/** After a connection error, before the next try: no busy loop against a server that is gone. */
+const ERROR_PAUSE_MS = 20;
+
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'steady' }] });
 
 /**
@@ -39,18 +53,22 @@ export function steadyLoad(baseUrl: string, concurrency: number, pauseMs = 0): S
         samples.push({ start, end: Date.now(), status: res.status, ...(rotorError ? { rotorError } : {}) });
       } catch {
         samples.push({ start, end: Date.now(), status: -1 });
+        if (running) await new Promise((r) => setTimeout(r, ERROR_PAUSE_MS));
       }
       if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   });
-  return {
+  const load: SteadyLoad = {
     samples,
     stop: async () => {
       running = false;
+      registry.delete(load);
       await Promise.all(loops);
       return samples;
     },
   };
+  registry.add(load);
+  return load;
 }
 
 /** Samples whose request started in [from, to). */

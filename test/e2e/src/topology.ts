@@ -6,6 +6,7 @@ import { startSimProvider, type SimOptions, type SimProvider } from '@rotor/sim-
 import { spawnRedis, spawnRedisCluster, uniquePrefix, type RedisClusterProcess, type RedisProcess } from '@rotor/testkit';
 import { startNginx, type LoadBalancer } from './nginx';
 import { startProxyProcess, type ProxyProcess } from './proxy-process';
+import { stopAllLoads } from './steady-load';
 
 export const CLIENT_TOKEN = 'e2e-client-token';
 
@@ -171,6 +172,7 @@ async function startOnSim(options: TopologyOptions, sim: SimProvider, secrets: R
     poolStat: (pool, stat) => secrets[pool]!.reduce((sum, s) => sum + sim.stats(s)[stat], 0),
     logs: () => proxies.map((p) => p.output()).join('\n'),
     stop: async () => {
+      await stopAllLoads();
       await lb?.stop();
       await Promise.all(proxies.map((p) => p.stop()));
       await sim.close();
