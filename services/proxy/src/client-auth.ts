@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { clientId, DEFAULT_KEY_ID_SECRET } from '@rotor/core';
+import { clientId, DEFAULT_KEY_ID_SECRET, type RotorConfig } from '@rotor/core';
 
 /**
  * Client tokens are compared in constant time: both sides are hashed first, so neither the content
@@ -39,6 +39,23 @@ export class ClientAuth {
     }
     return matched < 0 ? undefined : this.ids[matched];
   }
+}
+
+/**
+ * The ClientAuth for the config in force: built again only when a reload swaps the client tokens
+ * (routes, tokens and limits are read from the config per request).
+ */
+export function clientAuthInForce(config: () => RotorConfig): () => ClientAuth {
+  let tokens = config().clientTokens;
+  let auth = new ClientAuth(tokens, config().keyIdSecret);
+  return () => {
+    const current = config();
+    if (current.clientTokens !== tokens) {
+      tokens = current.clientTokens;
+      auth = new ClientAuth(tokens, current.keyIdSecret);
+    }
+    return auth;
+  };
 }
 
 /** One-shot hash (no Hash object per request: this runs on every proxied request). */

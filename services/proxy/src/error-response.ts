@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ROTOR_ERROR_STATUS, type Provider, type RotorErrorCode } from '@rotor/core';
+import { isRotorError, ROTOR_ERROR_STATUS, type Provider, type RotorErrorCode } from '@rotor/core';
+import type { Logger } from './logger';
 
 /**
  * Rotor's own answers, in the shape of the pool's provider (OpenAI's `{error:{...}}`, Anthropic's
@@ -28,4 +29,16 @@ export function sendRotorError(
   res.writeHead(status, headers);
   res.end(JSON.stringify(provider.errorBody(status, message)));
   return status;
+}
+
+/**
+ * What both planes answer when a handler threw: an operational Rotor error with its own code and
+ * message (e.g. Redis unreachable with fail-closed: 503), anything else a 500 and a log line.
+ */
+export function sendThrown(res: ServerResponse, provider: Provider, error: unknown, logger: Logger): number {
+  if (isRotorError(error) && error.operational) {
+    return sendRotorError(res, provider, error.code, error.message, error.retryAfterMs);
+  }
+  logger.error({ err: error instanceof Error ? error.message : String(error) }, 'request failed');
+  return sendRotorError(res, provider, 'internal', 'internal error in Rotor');
 }

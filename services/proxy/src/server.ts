@@ -4,6 +4,7 @@ import { keylessPools, type RotorConfig } from '@rotor/core';
 import type { KeyStore } from '@rotor/redis-store';
 import type { Cluster, Redis } from 'ioredis';
 import { buildApp, type Readiness } from './app';
+import { dataPlane } from './data-plane';
 import { createLogger, type Logger } from './logger';
 import { ProxyMetrics } from './metrics';
 import { keysByPool, syncPools } from './pool-sync';
@@ -55,7 +56,10 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
     ...(options.onKeyParked ? { onKeyParked: options.onKeyParked } : {}),
   };
   const readiness = async () => withKeylessPools(await opened.readiness(), ctx.config);
-  const app = buildApp({ relay: ctx, readiness, serveMetrics: config.metricsPort === undefined });
+  const serveMetrics = config.metricsPort === undefined;
+  // Two planes, one socket: pool routes go straight to the relay, the rest to the Express app.
+  const controlPlane = buildApp({ relay: ctx, readiness, serveMetrics });
+  const listener = dataPlane({ relay: ctx, controlPlane, serveMetrics });
   const { clientHeadersMs, clientRequestMs } = config.timeouts;
   const server = http.createServer(
     {
@@ -65,7 +69,7 @@ export async function startProxy(config: RotorConfig, options: ProxyOptions = {}
       requestTimeout: clientRequestMs,
       connectionsCheckingInterval: Math.min(1000, clientHeadersMs),
     },
-    app,
+    listener,
   );
   // Keep-alive from a load balancer outlives Node's 5 s default less often than it races it.
   server.keepAliveTimeout = 65_000;
