@@ -1,4 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import express from 'express';
 import { createLogger } from '../src/logger';
 import { startProxy } from '../src/server';
@@ -113,6 +115,28 @@ describe('two planes in one process', () => {
     ]);
     expect(calls).toBe(0);
     expect(await metric(rig, 'rotor_client_auth_failures_total')).toBe(failures + 1);
+  });
+
+  it('a body cut short by the client: no answer is written, the response is destroyed, nothing goes upstream', async () => {
+    const responses: ServerResponse[] = [];
+    const capture = (_req: IncomingMessage, res: ServerResponse) => responses.push(res);
+    rig.proxy.server.on('request', capture);
+    try {
+      const calls = rig.sim.totals().calls;
+      const socket = net.connect(rig.proxy.port, '127.0.0.1');
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CLIENT_TOKEN}\r\n` +
+          'Content-Length: 1000\r\n\r\n' + chatBody.slice(0, 10),
+      );
+      while (responses.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      socket.destroy();
+      const res = responses[0]!;
+      if (!res.destroyed) await once(res, 'close');
+      expect([res.headersSent, res.destroyed]).toEqual([false, true]);
+      expect(rig.sim.totals().calls).toBe(calls);
+    } finally {
+      rig.proxy.server.off('request', capture);
+    }
   });
 
   it('records the request metrics of proxied requests', async () => {
