@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '@rotor/core';
 
 /**
@@ -24,9 +24,12 @@ const REDACT = [
   '*.token',
 ];
 
-/** The logger of one Rotor process (`rotor-proxy`, `rotor-worker`): JSON lines on stdout. */
-export function createLogger(name: string, level: LogLevel = 'info'): Logger {
-  return pino({ name, level, redact: { paths: REDACT, censor: '[redacted]' } });
+/**
+ * The logger of one Rotor process (`rotor-proxy`, `rotor-worker`): JSON lines on stdout, or on
+ * `destination` (tests read what a process logs, redaction included, from there).
+ */
+export function createLogger(name: string, level: LogLevel = 'info', destination?: DestinationStream): Logger {
+  return pino({ name, level, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 
-export type { Logger };
+export type { DestinationStream, Logger };
