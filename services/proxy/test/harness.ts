@@ -1,7 +1,9 @@
-import { parseConfig, type RotorConfig } from '@rotor/core';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseConfig, type LogLevel, type RotorConfig } from '@rotor/core';
 import { startSimProvider, type SimOptions, type SimProvider } from '@rotor/sim-provider';
 import { testRedisUrl, uniquePrefix } from '@rotor/testkit';
-import { createLogger } from '../src/logger';
+import { createLogger, type Logger } from '../src/logger';
 import { startProxy, type ProxyHandle } from '../src/server';
 
 export const CLIENT_TOKEN = 'client-token-for-tests';
@@ -23,6 +25,8 @@ export interface RigOptions {
   config?: Record<string, unknown>;
   pool?: Record<string, unknown>;
   redisUrl?: string;
+  /** The proxy's logger (default: silent). */
+  logger?: Logger;
 }
 
 /** A simulated provider, a private Redis prefix and one proxy replica in this process. */
@@ -48,7 +52,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     },
     {},
   );
-  const proxy = await startProxy(config, { port: 0, logger: createLogger('silent') });
+  const proxy = await startProxy(config, { port: 0, logger: options.logger ?? createLogger('silent') });
   return {
     sim,
     proxy,
@@ -76,4 +80,41 @@ export async function timedChat(rig: Rig, body: Record<string, unknown> = {}): P
 /** How many answers had each status: `{ 200: 8, 429: 12 }`. */
 export function countStatuses(statuses: number[]): Record<number, number> {
   return statuses.reduce<Record<number, number>>((n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }), {});
+}
+
+/** A real (redacting) proxy logger whose JSON lines are kept in `lines` instead of going to stdout. */
+export function captureLogs(level: LogLevel = 'debug'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: createLogger(level, 'rotor-proxy', { write: (line: string) => void lines.push(line) }), lines };
+}
+
+/** The request header by which `upstreamKeys` finds one test request's attempts in the provider's log. */
+export const TAG_HEADER = 'x-test-request';
+
+/** The keys the provider saw the attempts of the request tagged `tag` with, in order. */
+export function upstreamKeys(rig: Rig, tag: string): (string | undefined)[] {
+  return rig.sim.requestLog.filter((entry) => entry.headers[TAG_HEADER] === tag).map((entry) => entry.secret);
+}
+
+export interface Upstream {
+  url: string;
+  /** Requests it received. */
+  requests: number;
+  close(): Promise<void>;
+}
+
+/** A stand-in provider for answers the simulator does not give (a reset, a huge error body, ...). */
+export async function startUpstream(handle: http.RequestListener): Promise<Upstream> {
+  const upstream: Upstream = { url: '', requests: 0, close: () => Promise.resolve() };
+  const server = http.createServer((req, res) => {
+    upstream.requests++;
+    handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  upstream.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream.close = () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(() => resolve()));
+  };
+  return upstream;
 }
