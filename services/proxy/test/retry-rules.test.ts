@@ -295,3 +295,37 @@ describe('nothing is retried once bytes reached the client', () => {
     }
   });
 });
+
+describe('a retry sees what the attempt before it reported', () => {
+  /** Reports reach the store 300 ms late: an acquire that does not wait for them runs ahead of them. */
+  const slowReports = (rig: Rig) => {
+    const { store } = rig.proxy;
+    const report = store.report.bind(store);
+    store.report = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return report(...args);
+    };
+  };
+
+  it('both keys answer 429: the third acquire finds them cooling, so the client gets 429 with Retry-After', () =>
+    withRig({ keys: 2 }, async (rig) => {
+      slowReports(rig);
+      for (const secret of rig.secrets) rig.sim.consume(secret, 100);
+      const answer = await send(rig, { tag: 'a' });
+      expect(upstreamKeys(rig, 'a')).toHaveLength(2);
+      // Not 503 "no usable key": the keys are known to return, and when.
+      expect(answer.status).toBe(429);
+      expect(answer.headers.get('x-rotor-error')).toBe('keys_exhausted');
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+    }));
+
+  it('a pool that may wait: the only key answers 429 (spent behind Rotor\'s back), the request waits for it and is served', () =>
+    withRig({ keys: 1, rpm: 2, windowMs: 1500, pool: { maxWaitMs: 4000 } }, async (rig) => {
+      expect((await send(rig, { tag: 'warm' })).status).toBe(200); // Rotor learns 1 left
+      rig.sim.consume(rig.secrets[0]!, 1); // another user of the key spends it
+      slowReports(rig);
+      const answer = await send(rig, { tag: 'a' });
+      expect(answer.status).toBe(200);
+      expect(upstreamKeys(rig, 'a')).toHaveLength(2);
+    }));
+});
