@@ -14,7 +14,7 @@ const ERROR_BODY_CAP = 64 * 1024;
 
 /** What one attempt ended in: the loop (relay.ts) goes on, waits, or answers with it. */
 export type Step =
-  /** Its report is in: take another key. */
+  /** Take another key: whatever this attempt reported is in the store already. */
   | { kind: 'retry' }
   /** An upstream 429 on a pool that may wait: the key cools (its report is in), the request waits for a key. */
   | { kind: 'wait'; keyId: string }

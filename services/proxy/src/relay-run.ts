@@ -91,7 +91,8 @@ export class Run {
     const { pool } = request;
     this.pool = pool;
     this.provider = providers[pool.provider];
-    ({ retry: this.retry, timeouts: this.timeouts } = ctx.config);
+    this.retry = ctx.config.retry;
+    this.timeouts = ctx.config.timeouts;
     this.forwardedPath = upstreamPath(request.path);
     const { tokens, model } = readRequestCost(pool.provider, request.path, request.body, pool.defaultOutputTokens);
     this.tokens = tokens;
