@@ -11,7 +11,7 @@ export {
   replicasKey,
   type PoolKeys,
 } from './keys';
-export { RedisKeyStore, groupName, accountName, maxGroupsOf, trackedGroups } from './redis-key-store';
+export { RedisKeyStore, roundTrips, groupName, accountName, maxGroupsOf, trackedGroups } from './redis-key-store';
 export type { KeyStatus, ParkedKey } from './key-reads';
 export { createRedisClient, type RedisConnectionOptions } from './redis-client';
 export { closeRedis, connectOrExplain, displayRedisUrl, type RedisConnection } from './redis-connection';

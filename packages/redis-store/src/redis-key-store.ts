@@ -28,6 +28,23 @@ import {
 
 const SYNC_BATCH = 500;
 
+/**
+ * How many Redis round trips a call makes one after the other (a caller's deadline for it is that many
+ * command timeouts). Every script call is one; sync and mergeLearned go in batches of SYNC_BATCH, and
+ * sync's removals are allowed as many batches as its additions.
+ */
+export const roundTrips = {
+  /** acquire (again after a re-sync of a vanished pool), report, release, setState, heartbeat, ping. */
+  single: 1,
+  /** TIME, HGETALL and the pool's sets together; then one pipeline of every key and bucket. */
+  snapshot: 2,
+  /** Additions (one call even for no keys), HKEYS, removals. */
+  sync: (keys: number) => 2 * batches(keys) + 1,
+  mergeLearned: (buckets: number) => batches(buckets),
+} as const;
+
+const batches = (items: number) => Math.max(1, Math.ceil(items / SYNC_BATCH));
+
 /** Lease tokens: unique per process and attempt, cheaper than a UUID per request. */
 const processTag = crypto.randomBytes(6).toString('hex');
 let leaseCounter = 0;
