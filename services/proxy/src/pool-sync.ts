@@ -1,5 +1,6 @@
 import { groupLimits, type PoolKey, type RotorConfig } from '@rotor/core';
 import type { KeySpec, KeyStore, SyncOptions } from '@rotor/redis-store';
+import type { PoolSync } from './resilient-store';
 
 /** What the store keeps of each configured key: its id and declared settings, never the secret. */
 export function keySpecs(config: RotorConfig, pool: string): KeySpec[] {
@@ -26,11 +27,16 @@ export function syncOptions(config: RotorConfig, pool: string): SyncOptions {
   return { modelGroups: Object.keys(poolConfig.modelGroups), maxModelGroups: poolConfig.maxModelGroups };
 }
 
+/** Every pool of the config as the store is synced to it. */
+export function poolSyncs(config: RotorConfig): PoolSync[] {
+  return Object.keys(config.pools).map((pool) => ({ pool, keys: keySpecs(config, pool), options: syncOptions(config, pool) }));
+}
+
 /** Brings Redis in line with the config: new keys join, removed keys go, the rest keep their state. */
 export async function syncPools(config: RotorConfig, store: KeyStore): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const pool of Object.keys(config.pools)) {
-    counts[pool] = (await store.sync(pool, keySpecs(config, pool), syncOptions(config, pool))).total;
+  for (const { pool, keys, options } of poolSyncs(config)) {
+    counts[pool] = (await store.sync(pool, keys, options)).total;
   }
   return counts;
 }

@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
-import type { Outcome, RedisConfig } from '@rotor/core';
+import type { Outcome, RedisConfig, RotorError } from '@rotor/core';
 import { rotorError } from '@rotor/core';
 import {
   StoreError,
+  preloadScripts,
+  roundTrips,
   type AcquireOptions,
   type AcquireResult,
   type KeyAction,
@@ -27,6 +29,13 @@ import type { Logger } from './logger';
  */
 export type StoreMode = 'shared' | 'fallback' | 'unavailable';
 
+/** A pool as Redis is synced to it: the keys and options of the config in force. */
+export interface PoolSync {
+  pool: string;
+  keys: readonly KeySpec[];
+  options: SyncOptions;
+}
+
 export interface ResilientStoreOptions {
   /** The Redis store itself (heartbeats, snapshots, pings go straight to it). */
   redis: RedisKeyStore;
@@ -35,24 +44,38 @@ export interface ResilientStoreOptions {
   /** This replica's own rotation: kept close to Redis's state while Redis answers, used when it does not. */
   fallback: MemoryKeyStore;
   config: RedisConfig;
-  /** Puts Redis back in line after an outage: scripts loaded, every pool synced from the current config. */
-  resync(): Promise<void>;
-  /** The pools of the current config (the fallback copies their state from Redis). */
-  pools(): string[];
+  /**
+   * The pools of the config in force (it may be reloaded during an outage): the fallback copies their
+   * state from Redis, and Redis is synced to them when it is back.
+   */
+  pools(): PoolSync[];
   logger: Logger;
   onModeChange?(mode: StoreMode): void;
 }
 
-/** Added to the Redis command timeout before a call is given up even if the client never says so. */
+/**
+ * What a call gives while Redis is away (cut off, or the call has just failed or outlived its deadline):
+ * - `fallback`: this replica's own answer when fail-open; a 503 when fail-closed (acquire, report, snapshot).
+ * - `always`: this replica's own answer under either policy: nothing is served from it (release, sync,
+ *   the store's own pings and heartbeats).
+ * - `refuse`: a 503 under either policy, saying why: what must reach every replica (an operator's key action).
+ */
+type WhileAway<T> = { fallback: () => T | Promise<T> } | { always: () => T | Promise<T> } | { refuse: string };
+
+/** What a Redis call is named in the logs and in `status().reason`. */
+type RedisOp = 'acquire' | 'report' | 'release' | 'sync' | 'snapshot' | 'setState' | 'ping' | 'heartbeat' | 'connection';
+
+/** Added to a call's command timeouts before it is given up even if the client never says so. */
 const GUARD_SLACK_MS = 100;
 
 /**
- * The key store the proxy uses: Redis while it answers; when a call fails or times out
- * (`redis.commandTimeoutMs`, no offline queue), the replica switches at once to its in-memory fallback
- * (fail-open) or refuses requests with 503 (fail-closed), and tries Redis again every
+ * The key store the proxy uses: Redis while it answers; when a call fails or outlives its deadline
+ * (`redis.commandTimeoutMs` per round trip, no offline queue), the replica switches at once to its
+ * in-memory fallback (fail-open) or refuses requests with 503 (fail-closed), and tries Redis again every
  * `redis.fallback.recoverEveryMs` (and whenever the connection comes back): a ping, the scripts loaded,
  * every pool synced, what it learned in fallback merged (lower budgets, cooldowns, hand-outs), and it is
- * back on shared state by itself.
+ * back on shared state by itself. Every Redis call goes through `viaRedis`, so each has a deadline and
+ * each says what it gives while Redis is away.
  *
  * While Redis answers, the fallback is kept warm: every outcome is also reported to it (budgets,
  * cooldowns), and every `redis.fallback.refreshMs` it copies Redis's key states (operator-disabled,
@@ -70,11 +93,10 @@ export class ResilientKeyStore implements KeyStore {
   private refreshTimer: NodeJS.Timeout | undefined;
   private recovering: Promise<void> | undefined;
   private closed = false;
-  private readonly deadlines: Deadlines;
+  /** One deadline watcher per number of round trips (each watcher needs one fixed limit). */
+  private readonly deadlines = new Map<number, Deadlines>();
 
   constructor(private readonly options: ResilientStoreOptions) {
-    const limitMs = options.config.commandTimeoutMs + GUARD_SLACK_MS;
-    this.deadlines = new Deadlines(limitMs, `no answer from Redis in ${limitMs} ms`);
     const connection = options.redis.redis;
     // A dropped connection is an outage now, not at the next request's timeout; a restored one is
     // worth a recovery attempt now, not at the next tick.
@@ -99,48 +121,33 @@ export class ResilientKeyStore implements KeyStore {
   async refresh(): Promise<void> {
     if (this.currentMode !== 'shared' || this.closed) return;
     const { redis, fallback, config } = this.options;
-    try {
-      const alive = await redis.heartbeat(this.replicaId, 3 * config.fallback.refreshMs);
-      this.replicas = config.fallback.replicas === 'auto' ? Math.max(1, alive) : config.fallback.replicas;
-      fallback.setShare(1 / this.replicas);
-    } catch (error) {
-      this.down('heartbeat', errorMessage(error));
-      return;
-    }
-    for (const pool of this.options.pools()) {
-      try {
-        const snapshot = await redis.snapshot(pool);
-        fallback.adopt(snapshot, Date.now());
-      } catch (error) {
-        this.options.logger.debug({ pool, err: errorMessage(error) }, 'fallback refresh: snapshot failed');
-      }
+    const alive = await this.viaRedis('heartbeat', () => redis.heartbeat(this.replicaId, 3 * config.fallback.refreshMs), {
+      always: () => undefined,
+    });
+    if (alive === undefined) return;
+    this.replicas = config.fallback.replicas === 'auto' ? Math.max(1, alive) : config.fallback.replicas;
+    fallback.setShare(1 / this.replicas);
+    for (const { pool } of this.options.pools()) {
+      const snapshot = await this.viaRedis('snapshot', () => redis.snapshot(pool), { always: () => undefined }, roundTrips.snapshot);
+      if (snapshot === undefined) return;
+      fallback.adopt(snapshot, Date.now());
     }
   }
 
   /** Readiness probe: while shared, a ping (a dead Redis is noticed even with no traffic). */
   async check(): Promise<StoreMode> {
-    if (this.currentMode === 'shared') {
-      try {
-        await this.guard(this.options.redis.redis.ping());
-      } catch (error) {
-        this.down('ping', errorMessage(error));
-      }
-    }
+    await this.viaRedis('ping', () => this.options.redis.redis.ping(), { always: () => undefined });
     return this.currentMode;
   }
 
-  async acquire(pool: string, options?: AcquireOptions): Promise<AcquireResult> {
-    if (this.currentMode === 'shared') {
-      try {
-        return await this.guard(this.options.shared.acquire(pool, options));
-      } catch (error) {
-        this.down('acquire', errorMessage(error));
-      }
-    }
-    this.refuseIfClosed();
-    const result = await this.options.fallback.acquire(pool, options);
-    if (result.ok) this.fromFallback.add(result.lease);
-    return result;
+  acquire(pool: string, options?: AcquireOptions): Promise<AcquireResult> {
+    return this.viaRedis('acquire', () => this.options.shared.acquire(pool, options), {
+      fallback: async () => {
+        const result = await this.options.fallback.acquire(pool, options);
+        if (result.ok) this.fromFallback.add(result.lease);
+        return result;
+      },
+    });
   }
 
   async report(lease: Lease, outcome: Outcome, account?: string): Promise<ReportResult | undefined> {
@@ -148,68 +155,35 @@ export class ResilientKeyStore implements KeyStore {
     if (this.fromFallback.has(lease)) return fallback.report(lease, outcome, account);
     // A lease from Redis: the fallback learns the outcome too (no lease of its own to release).
     const learned = fallback.report({ ...lease, token: '' }, outcome, account);
-    if (this.currentMode === 'shared') {
-      try {
-        return await this.guard(shared.report(lease, outcome, account));
-      } catch (error) {
-        this.down('report', errorMessage(error));
-      }
-    }
-    // Redis's copy of the lease expires by its TTL.
-    this.refuseIfClosed();
-    return learned;
+    // Away, Redis's copy of the lease expires by its TTL.
+    return this.viaRedis('report', () => shared.report(lease, outcome, account), { fallback: () => learned });
   }
 
   async release(lease: Lease): Promise<boolean> {
     if (this.fromFallback.has(lease)) return this.options.fallback.release(lease);
-    if (this.currentMode === 'shared') {
-      try {
-        return await this.guard(this.options.shared.release(lease));
-      } catch (error) {
-        this.down('release', errorMessage(error));
-      }
-    }
-    // Redis's copy of the lease expires by its TTL.
-    return false;
+    // Away, Redis's copy of the lease expires by its TTL.
+    return this.viaRedis('release', () => this.options.shared.release(lease), { always: () => false });
   }
 
   async sync(pool: string, keys: readonly KeySpec[], options?: SyncOptions): Promise<SyncResult> {
     const local = await this.options.fallback.sync(pool, keys, options);
-    if (this.currentMode === 'shared') {
-      try {
-        return await this.options.shared.sync(pool, keys, options);
-      } catch (error) {
-        this.down('sync', errorMessage(error));
-      }
-    }
-    // Redis is synced from the then-current config when it is back.
-    return local;
+    // Away, Redis is synced from the then-current config when it is back.
+    return this.viaRedis('sync', () => this.options.shared.sync(pool, keys, options), { always: () => local }, roundTrips.sync(keys.length));
   }
 
-  async snapshot(pool: string): Promise<PoolSnapshot> {
-    if (this.currentMode === 'shared') {
-      try {
-        return await this.options.shared.snapshot(pool);
-      } catch (error) {
-        this.down('snapshot', errorMessage(error));
-      }
-    }
-    this.refuseIfClosed();
-    return this.options.fallback.snapshot(pool);
+  snapshot(pool: string): Promise<PoolSnapshot> {
+    return this.viaRedis(
+      'snapshot',
+      () => this.options.shared.snapshot(pool),
+      { fallback: () => this.options.fallback.snapshot(pool) },
+      roundTrips.snapshot,
+    );
   }
 
-  async setState(pool: string, keyId: string, action: KeyAction, reason?: string): Promise<{ state: KeyState; changed: boolean }> {
-    if (this.currentMode === 'shared') {
-      try {
-        return await this.options.shared.setState(pool, keyId, action, reason);
-      } catch (error) {
-        if (error instanceof StoreError) throw error;
-        this.down('setState', errorMessage(error));
-      }
-    }
+  setState(pool: string, keyId: string, action: KeyAction, reason?: string): Promise<{ state: KeyState; changed: boolean }> {
     // An operator's action must reach every replica: refused rather than applied to this one only.
-    throw rotorError('redis_unavailable', `Redis is unreachable: key actions need the shared state (${this.why})`, {
-      retryAfterMs: this.options.config.fallback.recoverEveryMs,
+    return this.viaRedis('setState', () => this.options.shared.setState(pool, keyId, action, reason), {
+      refuse: 'key actions need the shared state',
     });
   }
 
@@ -217,20 +191,56 @@ export class ResilientKeyStore implements KeyStore {
     this.closed = true;
     clearInterval(this.refreshTimer);
     clearInterval(this.recoverTimer);
-    this.deadlines.close();
+    for (const deadlines of this.deadlines.values()) deadlines.close();
   }
 
-  private refuseIfClosed(): void {
-    if (this.currentMode !== 'unavailable') return;
-    throw rotorError(
-      'redis_unavailable',
-      `Rotor cannot reach its shared key state (Redis: ${this.why}) and redis.failurePolicy is fail-closed: nothing was sent upstream; retry shortly`,
-      { retryAfterMs: this.options.config.fallback.recoverEveryMs },
-    );
+  /**
+   * The one way to Redis: while shared, `call` within its deadline (`roundTrips` command timeouts, see
+   * `withinDeadline`); when Redis is away, or the call fails or outlives the deadline (the replica then
+   * leaves shared mode), what `away` says. A StoreError is Redis's answer (no such key, disabled by an
+   * operator), not an outage: it is thrown as is.
+   */
+  private async viaRedis<T>(op: RedisOp, call: () => Promise<T>, away: WhileAway<T>, trips: number = roundTrips.single): Promise<T> {
+    if (this.currentMode === 'shared') {
+      try {
+        return await this.withinDeadline(call(), trips);
+      } catch (error) {
+        if (error instanceof StoreError) throw error;
+        this.down(op, errorMessage(error));
+      }
+    }
+    if ('refuse' in away) throw this.refusal(`Redis is unreachable: ${away.refuse} (${this.why})`);
+    if ('always' in away) return away.always();
+    if (this.currentMode === 'unavailable') {
+      throw this.refusal(
+        `Rotor cannot reach its shared key state (Redis: ${this.why}) and redis.failurePolicy is fail-closed: nothing was sent upstream; retry shortly`,
+      );
+    }
+    return away.fallback();
+  }
+
+  /**
+   * A Redis call that has not settled a little after `trips` command timeouts is treated as failed:
+   * the client's own timeout bounds each command it sends, this bounds the whole call whatever the
+   * client does (commands held while a Cluster or Sentinel client finds its nodes, a retry after
+   * NOSCRIPT, a call of many round trips).
+   */
+  private withinDeadline<T>(call: Promise<T>, trips: number): Promise<T> {
+    let deadlines = this.deadlines.get(trips);
+    if (deadlines === undefined) {
+      const limitMs = trips * this.options.config.commandTimeoutMs + GUARD_SLACK_MS;
+      deadlines = new Deadlines(limitMs, `no answer from Redis in ${limitMs} ms`);
+      this.deadlines.set(trips, deadlines);
+    }
+    return deadlines.watch(call);
+  }
+
+  private refusal(message: string): RotorError {
+    return rotorError('redis_unavailable', message, { retryAfterMs: this.options.config.fallback.recoverEveryMs });
   }
 
   /** Redis failed: leave shared mode (once) and start trying to come back. */
-  private down(op: string, reason: string): void {
+  private down(op: RedisOp, reason: string): void {
     if (this.closed || this.currentMode !== 'shared') return;
     const failOpen = this.options.config.failurePolicy === 'fail-open';
     this.currentMode = failOpen ? 'fallback' : 'unavailable';
@@ -251,18 +261,27 @@ export class ResilientKeyStore implements KeyStore {
     this.recoverTimer.unref();
   }
 
-  /** One attempt to return to shared state: ping, scripts, pools. Concurrent callers share it. */
+  /**
+   * One attempt to return to shared state: ping, scripts, pools synced, what the fallback learned merged;
+   * each step within its deadline. Concurrent callers share it.
+   */
   private recover(): Promise<void> {
     if (this.closed || this.currentMode === 'shared') return Promise.resolve();
     this.recovering ??= (async () => {
+      const { redis, fallback } = this.options;
       try {
-        await this.guard(this.options.redis.redis.ping());
-        await this.options.resync();
+        await this.withinDeadline(redis.redis.ping(), roundTrips.single);
+        await this.withinDeadline(preloadScripts(redis.redis), roundTrips.single);
+        const pools = this.options.pools();
+        for (const { pool, keys, options } of pools) {
+          await this.withinDeadline(redis.sync(pool, keys, options), roundTrips.sync(keys.length));
+        }
         // What the fallback period spent and learned goes into the shared state first, so the
         // first requests back on Redis do not spend it again (no burst of 429s at the switch).
         if (this.currentMode === 'fallback') {
-          for (const pool of this.options.pools()) {
-            await this.options.redis.mergeLearned(pool, this.options.fallback.learned(pool));
+          for (const { pool } of pools) {
+            const learned = fallback.learned(pool);
+            await this.withinDeadline(redis.mergeLearned(pool, learned), roundTrips.mergeLearned(learned.length));
           }
         }
       } catch (error) {
@@ -281,11 +300,6 @@ export class ResilientKeyStore implements KeyStore {
       this.recovering = undefined;
     });
     return this.recovering;
-  }
-
-  /** A Redis call that has not settled a little after the command timeout is treated as failed. */
-  private guard<T>(call: Promise<T>): Promise<T> {
-    return this.deadlines.watch(call);
   }
 }
 

@@ -12,7 +12,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Readiness } from './app';
 import type { Logger } from './logger';
 import type { ProxyMetrics } from './metrics';
-import { syncPools } from './pool-sync';
+import { poolSyncs, syncPools } from './pool-sync';
 import { ResilientKeyStore, type StoreMode } from './resilient-store';
 
 export const MEMORY_URL = 'memory://';
@@ -75,11 +75,7 @@ export async function openStore(
     shared: metrics.instrumentStore(redisStore),
     fallback,
     config: config.redis,
-    resync: async () => {
-      await preloadScripts(redis);
-      await syncPools(current(), redisStore);
-    },
-    pools: () => Object.keys(current().pools),
+    pools: () => poolSyncs(current()),
     logger,
     onModeChange: (mode) => metrics.setFallback(mode === 'fallback'),
   });
