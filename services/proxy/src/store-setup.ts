@@ -1,21 +1,11 @@
 import type { RotorConfig } from '@rotor/core';
-import {
-  MemoryKeyStore,
-  RedisKeyStore,
-  closeRedis,
-  connectOrExplain,
-  createRedisClient,
-  preloadScripts,
-  type KeyStore,
-} from '@rotor/redis-store';
+import { MemoryKeyStore, openKeyStore, type KeyStore } from '@rotor/redis-store';
 import type { Cluster, Redis } from 'ioredis';
 import type { Readiness } from './app';
 import type { Logger } from './logger';
 import type { ProxyMetrics } from './metrics';
 import { poolSyncs, syncPools } from './pool-sync';
 import { ResilientKeyStore, type StoreMode } from './resilient-store';
-
-export const MEMORY_URL = 'memory://';
 
 export interface ProxyStore {
   /** What the request path and the admin API call. */
@@ -39,33 +29,20 @@ export async function openStore(
   logger: Logger,
   metrics: ProxyMetrics,
 ): Promise<ProxyStore> {
-  const policy = {
-    prefix: config.redis.prefix,
-    leaseTtlMs: config.leaseTtlMs,
-    backoff: config.backoff,
-    breakerFailures: config.circuitBreaker.failures,
-    clientKeysOutPerMinute: config.clientLimits.keysOutPerMinute,
-  };
-  if (config.redis.url === MEMORY_URL) return openMemoryStore(config, policy, logger, metrics);
-
-  const redis = createRedisClient({
-    url: config.redis.url,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-    connectTimeoutMs: config.redis.connectTimeoutMs,
-    offlineQueue: false,
-    lazyConnect: true,
-    autoPipelining: true,
+  const opened = await openKeyStore(config, {
+    failFast: true,
+    allowMemory: true,
+    onError: (error) => logger.debug({ err: error.message }, 'redis connection error'),
   });
-  redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
-  await connectOrExplain(
-    redis,
-    config.redis.url,
-    config.redis.connectTimeoutMs + config.redis.commandTimeoutMs,
-    'Start one (redis-server) or point REDIS_URL at yours.',
-  );
-  const redisStore = new RedisKeyStore(redis, policy);
-  await preloadScripts(redis);
-  await syncPools(config, redisStore);
+  if (opened.kind === 'memory') return openMemoryStore(config, opened.store, logger, metrics);
+
+  const { store: redisStore, redis, policy } = opened;
+  try {
+    await syncPools(config, redisStore);
+  } catch (error) {
+    await opened.close();
+    throw error;
+  }
 
   const fallback = new MemoryKeyStore(policy);
   await syncPools(config, fallback);
@@ -100,18 +77,12 @@ export async function openStore(
     },
     close: async () => {
       store.close();
-      await closeRedis(redis);
+      await opened.close();
     },
   };
 }
 
-async function openMemoryStore(
-  config: RotorConfig,
-  policy: ConstructorParameters<typeof MemoryKeyStore>[0],
-  logger: Logger,
-  metrics: ProxyMetrics,
-): Promise<ProxyStore> {
-  const store = new MemoryKeyStore(policy);
+async function openMemoryStore(config: RotorConfig, store: MemoryKeyStore, logger: Logger, metrics: ProxyMetrics): Promise<ProxyStore> {
   await syncPools(config, store);
   // The first words are what `rotor start` prints when it chose memory:// itself (no Redis found).
   const detail =
