@@ -21,6 +21,8 @@ export {
   PATIENT_COMMAND_TIMEOUT_MS,
   type OpenKeyStoreOptions,
   type OpenedKeyStore,
+  type OpenedRedisStore,
+  type OpenedMemoryStore,
 } from './open-key-store';
 export { closeRedis, connectOrExplain, displayRedisUrl, type RedisConnection } from './redis-connection';
 export { preloadScripts, registerScripts, scriptSources, SCRIPT_VERSION } from './scripts';

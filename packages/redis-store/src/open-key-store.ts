@@ -43,9 +43,22 @@ export interface OpenKeyStoreOptions {
   onError?(error: Error): void;
 }
 
-export type OpenedKeyStore =
-  | { kind: 'redis'; store: RedisKeyStore; redis: RedisConnection; policy: StorePolicy; close(): Promise<void> }
-  | { kind: 'memory'; store: MemoryKeyStore; policy: StorePolicy; close(): Promise<void> };
+export interface OpenedRedisStore {
+  kind: 'redis';
+  store: RedisKeyStore;
+  redis: RedisConnection;
+  policy: StorePolicy;
+  close(): Promise<void>;
+}
+
+export interface OpenedMemoryStore {
+  kind: 'memory';
+  store: MemoryKeyStore;
+  policy: StorePolicy;
+  close(): Promise<void>;
+}
+
+export type OpenedKeyStore = OpenedRedisStore | OpenedMemoryStore;
 
 const DEFAULT_HINT = 'Start one (redis-server) or point REDIS_URL at yours.';
 
@@ -55,6 +68,8 @@ const DEFAULT_HINT = 'Start one (redis-server) or point REDIS_URL at yours.';
  * within connectTimeoutMs + one command timeout (a wrong URL stops the caller at once with a message
  * naming it, never its password), the scripts loaded.
  */
+export function openKeyStore(config: RotorConfig, options: OpenKeyStoreOptions & { allowMemory?: false }): Promise<OpenedRedisStore>;
+export function openKeyStore(config: RotorConfig, options: OpenKeyStoreOptions): Promise<OpenedKeyStore>;
 export async function openKeyStore(config: RotorConfig, options: OpenKeyStoreOptions): Promise<OpenedKeyStore> {
   const policy = storePolicyFromConfig(config);
   const { url, connectTimeoutMs } = config.redis;

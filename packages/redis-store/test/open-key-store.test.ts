@@ -49,7 +49,7 @@ describe('openKeyStore', () => {
       expect(fast.kind).toBe('redis');
       expect(fast.store).toBeInstanceOf(RedisKeyStore);
       expect(fast.store.policy).toEqual(storePolicyFromConfig(c));
-      const options = (opened: typeof fast) => (opened.kind === 'redis' ? (opened.redis as Redis).options : undefined);
+      const options = (opened: typeof fast) => (opened.redis as Redis).options;
       expect(options(fast)).toMatchObject({ commandTimeout: 300, enableOfflineQueue: false, enableAutoPipelining: true });
       expect(options(patient)).toMatchObject({ commandTimeout: 5000, enableOfflineQueue: true, enableAutoPipelining: false });
       // Connected, scripts loaded: a script call answers.
