@@ -1,13 +1,13 @@
 import type http from 'node:http';
 import { Queue, Worker } from 'bullmq';
 import type { RotorConfig } from '@rotor/core';
-import { RedisKeyStore, closeRedis, connectOrExplain, preloadScripts } from '@rotor/redis-store';
+import { closeRedis, type RedisKeyStore } from '@rotor/redis-store';
 import { createLogger, type Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { closeServer, serverPort, startMetricsServer } from './metrics-server';
 import { processor, type WorkerContext } from './processor';
 import { PROBE_QUEUE, RECONCILE_JOB, queuePrefix, type ProbeJobData } from './queue';
-import { WORKER_COMMAND_TIMEOUT_FLOOR_MS, workerConnections } from './redis';
+import { bullConnection, openWorkerStore } from './redis';
 import { ProbeScheduler } from './scheduler';
 import { gaugeRefresher } from './scrape';
 
@@ -37,29 +37,20 @@ export interface WorkerHandle {
 export async function startWorker(config: RotorConfig, options: WorkerOptions = {}): Promise<WorkerHandle> {
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = new WorkerMetrics();
-  const redis = workerConnections(config, (op) => metrics.redisErrors.inc({ op }), logger);
-  try {
-    await connectOrExplain(
-      redis.store,
-      config.redis.url,
-      config.redis.connectTimeoutMs + WORKER_COMMAND_TIMEOUT_FLOOR_MS,
-      'Start one (redis-server) or point REDIS_URL at yours.',
-    );
-  } catch (error) {
-    redis.bull.disconnect();
-    throw error;
-  }
-  await preloadScripts(redis.store);
-  const store = new RedisKeyStore(redis.store, { prefix: config.redis.prefix });
+  const redisErrors = (op: string) => metrics.redisErrors.inc({ op });
+  // The store first: a Redis that does not answer stops the start with a clear message.
+  const opened = await openWorkerStore(config, redisErrors, logger);
+  const { store } = opened;
+  const bull = bullConnection(config, redisErrors, logger);
   const prefix = queuePrefix(config.redis.prefix);
-  const queue = new Queue<ProbeJobData>(PROBE_QUEUE, { connection: redis.bull, prefix });
+  const queue = new Queue<ProbeJobData>(PROBE_QUEUE, { connection: bull, prefix });
   queue.on('error', (error: Error) => logger.debug({ err: error.message }, 'queue error'));
   const scheduler = new ProbeScheduler(queue, config);
   const ctx: WorkerContext = { config, store, scheduler, metrics, logger };
 
   const w = config.worker;
   const worker = new Worker<ProbeJobData>(PROBE_QUEUE, processor(ctx), {
-    connection: redis.bull,
+    connection: bull,
     prefix,
     concurrency: w.concurrency,
     lockDuration: w.lockDurationMs,
@@ -91,7 +82,7 @@ export async function startWorker(config: RotorConfig, options: WorkerOptions = 
   } catch (error) {
     await worker.close(true);
     await queue.close();
-    await Promise.all([closeRedis(redis.bull), closeRedis(redis.store)]);
+    await Promise.all([closeRedis(bull), opened.close()]);
     throw new Error(`worker metrics port ${port}: ${(error as Error).message}`);
   }
 
@@ -116,7 +107,7 @@ export async function startWorker(config: RotorConfig, options: WorkerOptions = 
       if (!closed) await worker.close(true);
       await queue.close();
       await closeServer(server);
-      await Promise.all([closeRedis(redis.bull), closeRedis(redis.store)]);
+      await Promise.all([closeRedis(bull), opened.close()]);
     },
   };
 }

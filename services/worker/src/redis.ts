@@ -1,31 +1,28 @@
 import type { RotorConfig } from '@rotor/core';
-import { createRedisClient, type RedisConnection } from '@rotor/redis-store';
+import { createRedisClient, openKeyStore, type OpenedRedisStore, type RedisConnection } from '@rotor/redis-store';
 import type { Logger } from './logger';
 
 export type { RedisConnection };
 
-/** The worker answers no client: a slow Redis may slow it down, but should not fail its probes. */
-export const WORKER_COMMAND_TIMEOUT_FLOOR_MS = 5000;
+/**
+ * The worker's key store, opened as every service opens it (@rotor/redis-store openKeyStore): patient
+ * (no client request waits on the worker: a command may take max(redis.commandTimeoutMs, 5 s) and waits
+ * for a reconnect, so a slow Redis slows probes down without failing them), scripts loaded.
+ */
+export function openWorkerStore(config: RotorConfig, onError: (op: string) => void, logger: Logger): Promise<OpenedRedisStore> {
+  return openKeyStore(config, { failFast: false, onError: connectionError(onError, logger) });
+}
 
 /**
- * The worker's connections, all from the shared factory:
- * - `store`: key-store scripts and snapshots; command timeout redis.commandTimeoutMs, at least 5 s.
- * - `bull`: BullMQ. No command timeout (its workers block on BZPOPMIN for seconds, and a Worker
- *   duplicates this connection for that) and maxRetriesPerRequest null, as BullMQ requires.
- * Both queue commands while disconnected: the worker has no request to answer fast, only work to resume.
+ * The connection BullMQ's queue and workers share. No command timeout (its workers block on BZPOPMIN
+ * for seconds, and a Worker duplicates this connection for that) and maxRetriesPerRequest null, as
+ * BullMQ requires; commands are queued while disconnected: the worker has no request to answer fast,
+ * only work to resume.
  */
-export function workerConnections(config: RotorConfig, onError: (op: string) => void, logger: Logger) {
-  const store = createRedisClient({
-    url: config.redis.url,
-    commandTimeoutMs: Math.max(config.redis.commandTimeoutMs, WORKER_COMMAND_TIMEOUT_FLOOR_MS),
-    connectTimeoutMs: config.redis.connectTimeoutMs,
-    offlineQueue: true,
-    lazyConnect: true, // startWorker connects it first, to fail at once with a clear message
-  });
+export function bullConnection(config: RotorConfig, onError: (op: string) => void, logger: Logger): RedisConnection {
   const bull = queueConnection(config);
-  watch(store, 'connection', onError, logger);
-  watch(bull, 'connection', onError, logger);
-  return { store, bull };
+  bull.on('error', connectionError(onError, logger));
+  return bull;
 }
 
 /** A BullMQ connection; `failFast` (the proxy's producer side) errors at once while Redis is away. */
@@ -39,10 +36,10 @@ export function queueConnection(config: RotorConfig, failFast = false): RedisCon
   });
 }
 
-function watch(redis: RedisConnection, op: string, onError: (op: string) => void, logger: Logger): void {
-  redis.on('error', (error: Error) => {
-    onError(op);
+/** Counted (op `connection`) and logged at debug: the client reconnects by itself. */
+function connectionError(onError: (op: string) => void, logger: Logger): (error: Error) => void {
+  return (error) => {
+    onError('connection');
     logger.debug({ err: error.message }, 'redis connection error');
-  });
+  };
 }
-

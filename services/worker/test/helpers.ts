@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Outcome, type RotorConfig } from '@rotor/core';
-import { RedisKeyStore, createRedisClient } from '@rotor/redis-store';
+import { openKeyStore, type RedisKeyStore } from '@rotor/redis-store';
 import { startSimProvider, type KeyOptions, type SimProvider } from '@rotor/sim-provider';
 import { spawnTracked, testRedisUrl, uniquePrefix } from '@rotor/testkit';
 import { createLogger } from '../src/logger';
@@ -76,8 +76,8 @@ export async function setup(
     },
   };
   const config = parseConfig(raw, {});
-  const redis = createRedisClient({ url: testRedisUrl() });
-  const store = new RedisKeyStore(redis, { prefix: config.redis.prefix });
+  const opened = await openKeyStore(config, { failFast: false });
+  const { store } = opened;
   await store.sync(
     'openai',
     config.pools.openai!.keys.map((k) => ({ id: k.id })),
@@ -90,7 +90,7 @@ export async function setup(
     store,
     close: async () => {
       await sim.close();
-      await redis.quit();
+      await opened.close();
     },
   };
 }
