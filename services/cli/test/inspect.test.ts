@@ -1,13 +1,13 @@
 import { parseConfig, type Outcome, type RotorConfig } from '@rotor/core';
 import { syncPools } from '@rotor/proxy';
 import {
-  RedisKeyStore,
   coolingKey,
-  createRedisClient,
+  openKeyStore,
   ownAccount,
   poolKeys,
   type Lease,
   type PoolSnapshot,
+  type RedisKeyStore,
 } from '@rotor/redis-store';
 import { freePort, testRedisUrl, uniquePrefix } from '@rotor/testkit';
 import { keysCommand } from '../src/commands/keys';
@@ -59,7 +59,8 @@ describe('rotor status / rotor keys (in process, against a private Redis prefix)
       },
       {},
     );
-    store = new RedisKeyStore(createRedisClient({ url: testRedisUrl() }), { prefix: config.redis.prefix });
+    // The proxies' store, opened as they open it (the config names the same private Redis).
+    store = (await openKeyStore(config, { failFast: true })).store;
     await syncPools(config, store);
     const all = config.pools.openai!.keys.map((k) => k.id);
     const [alpha, beta, gamma, delta, eps] = all as [string, string, string, string, string];

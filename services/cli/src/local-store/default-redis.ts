@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RotorConfig } from '@rotor/core';
-import { closeRedis, connectOrExplain, createRedisClient } from '@rotor/redis-store';
+import { openKeyStore } from '@rotor/redis-store';
 import type { ConfigSource } from '../config-source';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -26,19 +26,14 @@ export function defaultRedisUrl(source: ConfigSource): string {
   return source.env.ROTOR_DEFAULT_REDIS_URL?.trim() || DEFAULT_REDIS_URL;
 }
 
-/** Whether a Redis answers at `url` within the config's connect bound. */
+/**
+ * Whether a Redis answers at `url` within the config's connect bound, opened as the proxy will open it
+ * (so one that answers but cannot take Rotor's scripts does not count).
+ */
 export async function redisAnswers(url: string, config: RotorConfig): Promise<boolean> {
-  const redis = createRedisClient({
-    url,
-    connectTimeoutMs: config.redis.connectTimeoutMs,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-    lazyConnect: true,
-    offlineQueue: true,
-  });
-  redis.on('error', () => undefined); // the answer is the boolean
   try {
-    await connectOrExplain(redis, url, config.redis.connectTimeoutMs + config.redis.commandTimeoutMs, '');
-    await closeRedis(redis);
+    const opened = await openKeyStore(withRedisUrl(config, url), { failFast: true });
+    await opened.close();
     return true;
   } catch {
     return false;
