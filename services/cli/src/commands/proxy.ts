@@ -1,5 +1,6 @@
 import { ConfigError, keylessPools, totalKeys, type RotorConfig } from '@rotor/core';
 import { createLogger, startProxy, type ProxyHandle } from '@rotor/proxy';
+import { MEMORY_URL } from '@rotor/redis-store';
 import { ProbeScheduler, createLogger as createWorkerLogger, startWorker } from '@rotor/worker';
 import { findConfig, parseSource } from '../config-source';
 import { watchConfigFile } from '../config-watch';
@@ -43,7 +44,7 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
   }
   for (const line of store.banner) console.log(line);
   // memory:// has no Redis, so no queue and no worker: keys out of rotation stay out until a restart.
-  const worker = options.withWorker && config.redis.url !== 'memory://'
+  const worker = options.withWorker && config.redis.url !== MEMORY_URL
     ? await startWorker(config, { logger: createWorkerLogger(config.log.level) })
     : undefined;
   // Opened once the proxy has reached Redis; a key parked before that is found by the worker's reconciliation.
@@ -56,7 +57,7 @@ export async function proxyCommand(options: { withWorker?: boolean } = {}): Prom
       );
     },
   });
-  if (config.redis.url !== 'memory://') scheduler ??= await ProbeScheduler.open(config);
+  if (config.redis.url !== MEMORY_URL) scheduler ??= await ProbeScheduler.open(config);
   store.listening(handle.port);
   announce(config, handle, demo);
   if (worker) console.log(`rotor worker (same process): metrics on http://${config.host}:${worker.metricsPort}/metrics`);

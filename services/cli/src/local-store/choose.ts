@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { RotorConfig } from '@rotor/core';
+import { MEMORY_URL } from '@rotor/redis-store';
 import type { ConfigSource } from '../config-source';
 import { defaultRedisUrl, namesRedis, projectDir, redisAnswers, withRedisUrl } from './default-redis';
 import { claimLock, readLiveLock, releaseLock, updateLock, type LocalStoreLock } from './lock';
@@ -85,7 +86,7 @@ export async function chooseStore(source: ConfigSource, config: RotorConfig, cwd
   }
 
   return {
-    apply: (c) => withRedisUrl(c, redis ? redis.url : 'memory://'),
+    apply: (c) => withRedisUrl(c, redis ? redis.url : MEMORY_URL),
     banner,
     listening: (port) => updateLock(dir, Object.assign(lock, { proxyPort: port })),
     handOver: () => {
