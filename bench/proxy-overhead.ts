@@ -3,7 +3,8 @@
  * streamed as SSE) at fixed concurrency, for four targets side by side:
  *   direct          the simulated provider itself
  *   bare hop        bench/baselines/bare-proxy.ts: node:http forwarding with one fixed key (the floor)
- *   rotor x1        one `rotor proxy` replica
+ *   rotor x1        one `rotor proxy` replica (on Redis)
+ *   rotor memory    the same replica on `memory://` (no Redis): what the Redis path adds is the gap
  *   rotor x3 (lb)   three replicas behind nginx (one Redis, one shared state)
  * for each upstream latency (the sim's --latency-ms). Every target is its own process; autocannon runs
  * here. Rounds are interleaved A/B (order reversed every other round) so drift hits every target alike;
@@ -21,6 +22,7 @@ import {
   startBareProxy,
   startNginx,
   startRedis,
+  startRotor,
   startRotorReplicas,
   startSim,
   writeRotorConfig,
@@ -28,7 +30,7 @@ import {
 } from './lib/processes';
 import { fmt, median, printTable } from './lib/stats';
 
-export const TARGETS = ['direct', 'bare hop', 'rotor x1', 'rotor x3 (lb)'] as const;
+export const TARGETS = ['direct', 'bare hop', 'rotor x1', 'rotor memory', 'rotor x3 (lb)'] as const;
 export type Target = (typeof TARGETS)[number];
 export type Mode = 'json' | 'sse';
 
@@ -85,22 +87,22 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
       bares.set(latency, group.add(await startBareProxy(sim.url)));
     }
     // One pool per upstream latency, routed at /lat<ms>; 5 keys, limits far above the load.
-    const config = writeRotorConfig(
-      redis.url,
-      Object.fromEntries(
-        options.latencies.map((latency) => [
-          `lat${latency}`,
-          { baseUrl: `${sims.get(latency)!.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-overhead-${latency}-${i}`) },
-        ]),
-      ),
+    const pools = Object.fromEntries(
+      options.latencies.map((latency) => [
+        `lat${latency}`,
+        { baseUrl: `${sims.get(latency)!.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-overhead-${latency}-${i}`) },
+      ]),
     );
+    const config = writeRotorConfig(redis.url, pools);
     const replicas = (await startRotorReplicas(config, 3)).map((r) => group.add(r));
+    const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pools)));
     const lb = group.add(await startNginx(replicas.map((r) => r.port)));
 
     const endpoints = (latency: number): Record<Target, Endpoint> => ({
       direct: { url: `${sims.get(latency)!.url}/v1/chat/completions`, token: 'sk-direct' },
       'bare hop': { url: `${bares.get(latency)!.url}/v1/chat/completions`, token: 'ignored-by-the-bare-hop' },
       'rotor x1': { url: `${replicas[0]!.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
+      'rotor memory': { url: `${onMemory.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
       'rotor x3 (lb)': { url: `${lb.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
     });
 

@@ -86,7 +86,10 @@ export async function openKeyStore(config: RotorConfig, options: OpenKeyStoreOpt
     connectTimeoutMs,
     offlineQueue: !options.failFast,
     lazyConnect: true,
-    autoPipelining: options.failFast,
+    // No auto-pipelining: it holds each command until the end of the tick and sends a burst's acquires
+    // and reports as one batch, so every acquire waits for the whole batch's replies. Measured at 50
+    // connections, 50 ms upstream: acquire 5.2-5.6 ms mean with it, 2.1-2.9 ms without (docs/benchmarks.md).
+    autoPipelining: false,
   });
   redis.on('error', options.onError ?? (() => undefined));
   await connectOrExplain(redis, url, connectTimeoutMs + commandTimeoutMs, options.hint ?? DEFAULT_HINT);

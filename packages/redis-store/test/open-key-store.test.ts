@@ -50,7 +50,7 @@ describe('openKeyStore', () => {
       expect(fast.store).toBeInstanceOf(RedisKeyStore);
       expect(fast.store.policy).toEqual(storePolicyFromConfig(c));
       const options = (opened: typeof fast) => (opened.redis as Redis).options;
-      expect(options(fast)).toMatchObject({ commandTimeout: 300, enableOfflineQueue: false, enableAutoPipelining: true });
+      expect(options(fast)).toMatchObject({ commandTimeout: 300, enableOfflineQueue: false, enableAutoPipelining: false });
       expect(options(patient)).toMatchObject({ commandTimeout: 5000, enableOfflineQueue: true, enableAutoPipelining: false });
       // Connected, scripts loaded: a script call answers.
       await expect(fast.store.sync('openai', [{ id: 'k1' }])).resolves.toMatchObject({ added: 1, total: 1 });
