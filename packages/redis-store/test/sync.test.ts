@@ -28,6 +28,24 @@ describe('sync', () => {
     expect(await redis.exists(keyHash(k, 'k01'), bucketHash(k, '~k01', 'default'))).toBe(0);
   });
 
+  it('a key a store before buckets left cooling returns to rotation at the next sync', async () => {
+    const redis = connect();
+    const store = newStore({}, redis);
+    await store.sync('p', ids(2));
+    const k = store.keys('p');
+    // What scripts v3 left behind: the key's state 'cooling', out of the ring.
+    await redis.hset(k.states, 'k00', 'cooling');
+    await redis.zrem(ringKey(k, 'default'), 'k00');
+    await store.sync('p', ids(2));
+    expect(await redis.hget(k.states, 'k00')).toBe('active');
+    const picked = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const r = await store.acquire('p');
+      if (r.ok) picked.add(r.lease.keyId);
+    }
+    expect([...picked].sort()).toEqual(['k00', 'k01']);
+  });
+
   it('a report for a key removed while its request was in flight is ignored, not resurrected', async () => {
     const redis = connect();
     const store = newStore({}, redis);

@@ -50,8 +50,12 @@ for i = 1, #specs do
   end
   for field, value in pairs(wanted) do rcall('HSET', key, field, value) end
 
-  local isNew = rcall('HEXISTS', base .. 'states', spec.id) == 0
+  local state = rcall('HGET', base .. 'states', spec.id)
+  local isNew = not state
   if isNew then rcall('HSET', base .. 'states', spec.id, 'added') end
+  -- A key a store before buckets (scripts v3) left 'cooling' (keys cool no more; buckets do) returns
+  -- to rotation, or it would stay out of every ring for good.
+  local leftCooling = state == 'cooling'
   -- A declared account wins over a learned one; dropping the declaration forgets the account (the
   -- next answer teaches it again).
   local declared = spec.account or ''
@@ -65,6 +69,8 @@ for i = 1, #specs do
   if isNew then
     returnKey(base, spec.id)
     added = added + 1
+  elseif leftCooling then
+    returnKey(base, spec.id)
   end
 end
 return added
