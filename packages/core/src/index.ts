@@ -10,4 +10,4 @@ export type { Env } from './config-env';
 export type * from './config-types';
 export { resolveDotSegments, routeFor, type RouteMatch, type RouteResult } from './routes';
 export { readRequestCost, type RequestCost } from './request-cost';
-export { DEFAULT_GROUP, OTHER_GROUP, modelGroupOf, groupLimits, accountOf } from './buckets';
+export { BUCKET_NAME, DEFAULT_GROUP, OTHER_GROUP, modelGroupOf, groupLimits, accountOf } from './buckets';

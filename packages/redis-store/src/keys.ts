@@ -90,8 +90,6 @@ export const bucketInflight = (keys: PoolKeys, account: string, group: string) =
 /** A key with no declared or learned account is its own: `~<keyId>` (names.lua's accountOf). */
 export const ownAccount = (keyId: string) => `~${keyId}`;
 
-/** Account and group names as they may appear in Redis names and lease members. */
-export const BUCKET_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,99}$/;
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** `client` is a client id (`c_` + HMAC hex), never a token; '-' names the unused slot. */

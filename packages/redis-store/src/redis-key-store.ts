@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { Outcome } from '@rotor/core';
-import { BUCKET_PART, clientKeysOut, poolKeys, replicasKey, type PoolKeys } from './keys';
+import { BUCKET_NAME, type Outcome } from '@rotor/core';
+import { clientKeysOut, poolKeys, replicasKey, type PoolKeys } from './keys';
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
@@ -271,12 +271,12 @@ export class RedisKeyStore implements KeyStore {
 /** A group name as Redis may hold it: the request's model group, 'default', or 'other' when unfit. */
 export function groupName(group: string | undefined): string {
   if (group === undefined || group === '') return DEFAULT_GROUP;
-  return BUCKET_PART.test(group) ? group : OTHER_GROUP;
+  return BUCKET_NAME.test(group) ? group : OTHER_GROUP;
 }
 
 /** An account named by an answer, as Redis may hold it ('' when none or unfit: not learned). */
 export function accountName(account: string | undefined): string {
-  return account !== undefined && BUCKET_PART.test(account) ? account : '';
+  return account !== undefined && BUCKET_NAME.test(account) ? account : '';
 }
 
 /** Groups a pool always tracks: `default`, `other` and those the config names. */
