@@ -42,6 +42,9 @@ export interface CpuCostRow {
   redisUs?: number;
   /** proxyUs (+ redisUs) ÷ the bare hop's, paired per round. */
   xBare: number;
+  /** proxyUs ÷ the bare hop's, and redisUs ÷ the bare hop's, paired per round (the issue's two targets). */
+  proxyXBare: number;
+  redisXBare?: number;
 }
 
 export function optionsFromEnv(): CpuCostOptions {
@@ -92,14 +95,26 @@ export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]>
       proxyUs: median(rounds.map((r) => r[target].proxyUs)),
       ...(target === 'rotor redis' ? { redisUs: median(rounds.map((r) => r[target].redisUs)) } : {}),
       xBare: median(rounds.map((r) => total(target, r) / total('bare hop', r))),
+      proxyXBare: median(rounds.map((r) => r[target].proxyUs / r['bare hop'].proxyUs)),
+      ...(target === 'rotor redis' ? { redisXBare: median(rounds.map((r) => r[target].redisUs / r['bare hop'].proxyUs)) } : {}),
     }));
+    for (const [i, r] of rounds.entries()) {
+      console.log(`round ${i + 1}: ` + TARGETS.map((t) => `${t} ${fmt(r[t].proxyUs, 0)}${t === 'rotor redis' ? ` + ${fmt(r[t].redisUs, 0)}` : ''}`).join(', '));
+    }
     console.log(
       `\ncpu cost: CPU time per request (user + system), ${options.requests} JSON completions per target per round, ` +
         `0 ms upstream, ${options.connections} connections, ${options.rounds} interleaved rounds (medians)`,
     );
     printTable(
-      ['target', 'proxy µs/req', 'redis-server µs/req', 'x bare hop'],
-      rows.map((row) => [row.target, fmt(row.proxyUs, 0), row.redisUs === undefined ? '-' : fmt(row.redisUs, 0), fmt(row.xBare, 2)]),
+      ['target', 'proxy µs/req', 'redis-server µs/req', 'proxy x bare', 'redis-server x bare', 'both x bare'],
+      rows.map((row) => [
+        row.target,
+        fmt(row.proxyUs, 0),
+        row.redisUs === undefined ? '-' : fmt(row.redisUs, 0),
+        fmt(row.proxyXBare, 2),
+        row.redisXBare === undefined ? '-' : fmt(row.redisXBare, 2),
+        fmt(row.xBare, 2),
+      ]),
     );
     return rows;
   } finally {

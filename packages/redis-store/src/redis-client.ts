@@ -19,10 +19,10 @@ export interface RedisConnectionOptions {
   maxRetriesPerRequest?: number | null;
   lazyConnect?: boolean;
   /**
-   * true (proxy): commands issued in the same event-loop turn (the acquires and reports of many
-   * concurrent requests) go out as one pipeline: one socket write instead of one per command, and
-   * Redis reads and answers them together. Measured: Redis CPU per proxied request -40%, replica
-   * throughput +10-25% (bench/README.md). Not for BullMQ's connections (blocking commands).
+   * ioredis auto-pipelining: commands of one event-loop turn go out as one batch, and the next batch
+   * waits for its replies. Off everywhere: on the request path it made every acquire wait for a whole
+   * burst's replies (docs/benchmarks.md); RedisKeyStore batches the writes nobody waits for itself
+   * (write-coalescer.ts).
    */
   autoPipelining?: boolean;
 }

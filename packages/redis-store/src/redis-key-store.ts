@@ -5,6 +5,7 @@ import { clientKeysOut, poolKeys, replicasKey, type PoolKeys } from './keys';
 import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
+import { WriteCoalescer } from './write-coalescer';
 import { readKeyStatus, readParkedKeys, type KeyStatus, type ParkedKey } from './key-reads';
 import {
   DEFAULT_POLICY,
@@ -61,12 +62,14 @@ export class RedisKeyStore implements KeyStore {
   /** What each pool was last synced to, so a pool that vanished from Redis can be put back. */
   private readonly syncedSpecs = new Map<string, { specs: readonly KeySpec[]; options: SyncOptions }>();
   private readonly resyncs = new Map<string, Promise<unknown>>();
+  private readonly writes: WriteCoalescer;
 
   constructor(
     readonly redis: Redis | Cluster,
     policy: Partial<StorePolicy> = {},
   ) {
     this.policy = { ...DEFAULT_POLICY, ...policy };
+    this.writes = new WriteCoalescer(redis);
   }
 
   keys(pool: string): PoolKeys {
@@ -103,7 +106,7 @@ export class RedisKeyStore implements KeyStore {
   private async acquireOnce(pool: string, options: AcquireOptions): Promise<AcquireResult | typeof POOL_MISSING> {
     const k = this.keys(pool);
     const token = nextToken();
-    const reply = (await runScript(
+    const sent = runScript(
       this.redis,
       'acquire',
       [k.base],
@@ -117,7 +120,9 @@ export class RedisKeyStore implements KeyStore {
         options.tokens ?? 0,
         groupName(options.group),
       ],
-    )) as [number, string | number, number?, string?, string?];
+    );
+    this.writes.flush();
+    const reply = (await sent) as [number, string | number, number?, string?, string?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);
       const lease: Lease = { pool, keyId: String(reply[1]), token, account: String(reply[4]), group: String(reply[3]) };
@@ -137,6 +142,7 @@ export class RedisKeyStore implements KeyStore {
     const k = this.keys(lease.pool);
     const rl = outcome.rateLimit;
     const { backoff } = this.policy;
+    this.writes.hold();
     const reply = (await runScript(
       this.redis,
       'report',
@@ -182,6 +188,7 @@ export class RedisKeyStore implements KeyStore {
   async release(lease: Lease): Promise<boolean> {
     if (!lease.token) return false;
     const k = this.keys(lease.pool);
+    this.writes.hold();
     const reply = await runScript(this.redis, 'release', [k.base], [lease.keyId, lease.token, lease.account, lease.group]);
     return reply === 1;
   }
