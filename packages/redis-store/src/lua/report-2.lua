@@ -47,34 +47,75 @@ local rcall = redis.call
 local base, clientOut = KEYS[1], KEYS[2]
 local id, token, leaseAccount, group, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now = nowMs()
-if token ~= '' then releaseLease(base, id .. '|' .. token .. '|' .. leaseAccount .. '|' .. group) end
-
+local member = id .. '|' .. token .. '|' .. leaseAccount .. '|' .. group
 local keyState = rcall('HGET', base .. 'states', id)
-if not keyState then return { -1 } end
-local key = keyOf(base, id)
-rcall('HSET', key, 'last_class', kind, 'last_status', ARGV[6], 'last_at', now, 'last_error', ARGV[20])
-
-local named = rcall('HMGET', key, 'account', 'account_decl')
-if ARGV[22] ~= '' and not named[2] and ARGV[22] ~= named[1] then
-  moveAccount(base, id, ARGV[22])
-  named[1] = ARGV[22]
+if not keyState then
+  if token ~= '' then releaseLease(base, member) end
+  return { -1 }
 end
-local account = accountOf(id, named[1])
-local bucket = bucketOf(base, account, group)
-local before = rotationState(base, id, account, group, keyState)
 
+-- The key's and its bucket's own fields are read once and written once (one HMGET, one HSET each):
+-- most of a report's cost in Redis is the number of calls, not what they do.
+local key = keyOf(base, id)
+local k = rcall('HMGET', key, 'account', 'account_decl', 'inflight', 'ok')
+local kw = { 'last_class', kind, 'last_status', ARGV[6], 'last_at', now, 'last_error', ARGV[20] }
+
+-- The lease ends (as releaseLease, with the key's and its bucket's counters in the writes below).
+local leaseBucket = bucketOf(base, leaseAccount, group)
+local givenBack = 0
+if token ~= '' and rcall('ZREM', base .. 'leases', member) == 1 then
+  if string.sub(leaseAccount, 1, 1) == '~' then rcall('SREM', coldOf(base, group), token) end
+  local reserved = tonumber(rcall('ZSCORE', leaseBucket .. ':inflight', token))
+  if reserved and rcall('ZREM', leaseBucket .. ':inflight', token) == 1 and reserved > 0 then givenBack = reserved end
+  local inflight = tonumber(k[3]) or 0
+  if inflight > 0 then put(kw, 'inflight', inflight - 1) end
+end
+
+local named = k[1]
+if ARGV[22] ~= '' and not k[2] and ARGV[22] ~= named then
+  moveAccount(base, id, ARGV[22])
+  named = ARGV[22]
+end
+local account = accountOf(id, named)
+local bucket = bucketOf(base, account, group)
+if givenBack > 0 and bucket ~= leaseBucket then
+  -- The lease was taken under another account (this answer named a new one, or a sync moved the key).
+  if rcall('EXISTS', leaseBucket) == 1 then rcall('HINCRBY', leaseBucket, 'inflight_tok', -givenBack) end
+  givenBack = 0
+end
+local before, beforeUntil, beforeReason = rotationState(base, id, account, group, keyState)
+
+local f = rcall('HMGET', bucket, unpack(REPORT_BUCKET_FIELDS))
+local inflightTok = (tonumber(f[6]) or 0) - givenBack
+local bw = { 'last_at', now }
+if givenBack > 0 then put(bw, 'inflight_tok', inflightTok) end
+if kind == 'success' then
+  put(kw, 'ok', (tonumber(k[4]) or 0) + 1, 'fails', 0)
+  put(bw, 'rl_streak', 0)
+end
 -- Learned budgets, from any response that carries rate-limit headers (a 2xx included).
 local h = {
   limReq = tonumber(ARGV[8]), remReq = tonumber(ARGV[9]), resetReq = tonumber(ARGV[10]),
   limTok = tonumber(ARGV[11]), remTok = tonumber(ARGV[12]), resetTok = tonumber(ARGV[13]),
 }
-local raised = learnBudget(bucket, h, now)
+local raised = learnBudget(bucket, f, inflightTok, h, now, bw)
+rcall('HSET', bucket, unpack(bw))
+rcall('HSET', key, unpack(kw))
 -- Answered: the bucket is no longer cold (the first-answer gate). Its first answer lists it for status.
-if rcall('HSET', bucket, 'last_at', now) == 1 then rcall('SADD', base .. 'buckets', account .. '|' .. group) end
+if not f[7] then rcall('SADD', base .. 'buckets', account .. '|' .. group) end
 -- A bucket cooled because our estimate of its budget hit 0 returns as soon as a fresher answer shows room.
-if raised and rcall('ZSCORE', coolingOf(base, group), account) then
-  local why = rcall('HGET', bucket, 'reason')
-  if why == 'budget' or why == 'budget_settling' then returnBucket(base, account, group) end
+local returned = false
+if raised then
+  local why
+  if keyState == 'active' then
+    if before == 'cooling' then why = beforeReason end
+  elseif rcall('ZSCORE', coolingOf(base, group), account) then
+    why = rcall('HGET', bucket, 'reason')
+  end
+  if why == 'budget' or why == 'budget_settling' then
+    returnBucket(base, account, group)
+    returned = true
+  end
 end
 
 local refused, cooledFor = applyOutcome(base, {
@@ -83,7 +124,11 @@ local refused, cooledFor = applyOutcome(base, {
   draw = tonumber(ARGV[18]), breaker = tonumber(ARGV[19]), clientOut = clientOut, clientLimit = tonumber(ARGV[21]) or 0,
 }, now)
 
-local state, untilMs, reason = rotationState(base, id, account, group, rcall('HGET', base .. 'states', id))
+-- A success that cooled nothing and returned nothing left the key where it was.
+local state, untilMs, reason = before, beforeUntil, beforeReason
+if kind ~= 'success' or cooledFor > 0 or returned then
+  state, untilMs, reason = rotationState(base, id, account, group, rcall('HGET', base .. 'states', id))
+end
 local changed = 0
 if state ~= before then changed = 1 end
 return { state, untilMs, changed, reason, refused, cooledFor, account }

@@ -38,9 +38,7 @@ local function applyOutcome(base, o, now)
   end
 
   if kind == 'success' then
-    rcall('HINCRBY', key, 'ok', 1)
-    rcall('HSET', key, 'fails', 0)
-    rcall('HSET', bucket, 'rl_streak', 0)
+    -- Its counters (ok, fails, rl_streak) are in the report's one HSET per hash.
     if active then
       -- A spent budget cools the bucket BEFORE it earns a 429.
       local spentAt

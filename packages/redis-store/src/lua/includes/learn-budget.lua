@@ -13,10 +13,20 @@
 -- to the running one, where our hand-outs since the reset are still unanswered. Only its limits are learned.
 local function windowOver(resetMs) return resetMs ~= nil and resetMs <= 0 end
 
-local function learnBudget(bucket, h, now)
+-- The bucket fields report reads once (one HMGET), in this order.
+local REPORT_BUCKET_FIELDS = { 'seen_req', 'reset_req_at', 'rem_req', 'seen_tok', 'reset_tok_at', 'inflight_tok', 'last_at' }
+
+-- Appends field/value pairs to `w`, which the caller writes in one HSET.
+local function put(w, ...)
+  local n = #w
+  for i, v in ipairs({ ... }) do w[n + i] = v end
+end
+
+-- `f`: the bucket's REPORT_BUCKET_FIELDS as read; `inflightTok`: the tokens still in flight on it (this
+-- answer's lease given back); the budgets learned are appended to `w`.
+local function learnBudget(bucket, f, inflightTok, h, now, w)
   local raised = false
   if h.remReq and not windowOver(h.resetReq) then
-    local f = rcall('HMGET', bucket, 'seen_req', 'reset_req_at', 'rem_req')
     local seen, knownReset, known = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
     local windowRunning = seen and knownReset and knownReset > now
     local fresh = not windowRunning or h.remReq <= seen
@@ -27,23 +37,22 @@ local function learnBudget(bucket, h, now)
     raised = left > 0 and (known == nil or known <= 0)
     -- rem_slack: how much more may really be left; acquire treats a budget spent only by that
     -- uncertainty as settling (look again shortly), not as spent until the reset.
-    rcall('HSET', bucket, 'rem_req', left, 'seen_req', base, 'rem_slack', base - left)
-    if fresh and h.resetReq then rcall('HSET', bucket, 'reset_req_at', now + h.resetReq) end
+    put(w, 'rem_req', left, 'seen_req', base, 'rem_slack', base - left)
+    if fresh and h.resetReq then put(w, 'reset_req_at', now + h.resetReq) end
   end
-  if h.limReq then rcall('HSET', bucket, 'lim_req', h.limReq) end
+  if h.limReq then put(w, 'lim_req', h.limReq) end
   if h.remTok and not windowOver(h.resetTok) then
     -- As for requests, minus the tokens our requests still in flight reserved.
-    local f = rcall('HMGET', bucket, 'seen_tok', 'reset_tok_at', 'inflight_tok')
-    local seen, knownReset = tonumber(f[1]), tonumber(f[2])
+    local seen, knownReset = tonumber(f[4]), tonumber(f[5])
     local windowRunning = seen and knownReset and knownReset > now
     local fresh = not windowRunning or h.remTok <= seen
     local base = h.remTok
     if not fresh then base = seen end
-    local left = base - (tonumber(f[3]) or 0)
+    local left = base - inflightTok
     if left < 0 then left = 0 end
-    rcall('HSET', bucket, 'rem_tok', left, 'seen_tok', base)
-    if fresh and h.resetTok then rcall('HSET', bucket, 'reset_tok_at', now + h.resetTok) end
+    put(w, 'rem_tok', left, 'seen_tok', base)
+    if fresh and h.resetTok then put(w, 'reset_tok_at', now + h.resetTok) end
   end
-  if h.limTok then rcall('HSET', bucket, 'lim_tok', h.limTok) end
+  if h.limTok then put(w, 'lim_tok', h.limTok) end
   return raised
 end

@@ -7,10 +7,11 @@ local function releaseLease(base, member)
   if rcall('ZREM', base .. 'leases', member) == 0 then return false end
   local id, token, account, group = string.match(member, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
   if not id then return true end
-  rcall('SREM', coldOf(base, group), token)
+  -- Only a key of unknown account (its own, '~<id>') puts a request in the group's cold SET (reserve).
+  if string.sub(account, 1, 1) == '~' then rcall('SREM', coldOf(base, group), token) end
   local bucket = bucketOf(base, account, group)
   local reserved = tonumber(rcall('ZSCORE', bucket .. ':inflight', token))
-  if rcall('ZREM', bucket .. ':inflight', token) == 1 and rcall('EXISTS', bucket) == 1 and reserved and reserved > 0 then
+  if reserved and rcall('ZREM', bucket .. ':inflight', token) == 1 and reserved > 0 and rcall('EXISTS', bucket) == 1 then
     rcall('HINCRBY', bucket, 'inflight_tok', -reserved)
   end
   local key = keyOf(base, id)
