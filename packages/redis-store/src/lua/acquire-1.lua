@@ -65,7 +65,7 @@ for id in string.gmatch(ARGV[3], '[^,]+') do
 end
 
 -- The key fields acquire reads once per key it looks at (one HMGET): declared limits per group win.
-local KEY_FIELDS = { 'weight', 'account', 'rpm', 'tpm', 'window_ms', 'rpm@' .. group, 'tpm@' .. group }
+local KEY_FIELDS = { 'weight', 'account', 'rpm', 'tpm', 'window_ms', 'rpm@' .. group, 'tpm@' .. group, 'acquired', 'inflight' }
 
 -- Skipping buckets that wait for their first answer is bounded: past 16 of them at the head of the
 -- ring, the pool is cold almost everywhere, and the caller waits settle ms anyway. Keys skipped
@@ -77,10 +77,11 @@ local coldInFlight = rcall('SCARD', coldOf(base, group))
 while guard < 1000 and gatedSkips < 16 and misfits < 16 do
   guard = guard + 1
   local head = rcall('ZRANGE', ring, 0, excludedCount, 'WITHSCORES')
-  local id, score
+  local id, score, scoreText
   for i = 1, #head, 2 do
     if not excluded[head[i]] then
-      id, score = head[i], tonumber(head[i + 1])
+      id, scoreText = head[i], head[i + 1]
+      score = tonumber(scoreText)
       break
     end
   end
@@ -111,8 +112,8 @@ while guard < 1000 and gatedSkips < 16 and misfits < 16 do
     local weight = tonumber(k[1]) or 1
     if weight <= 0 then weight = 1 end
     rcall('ZADD', ring, score + 1 / weight, id)
-    rcall('HSET', base .. 'groups', group, score)
-    local remaining = reserve(base, bucket, id, account, group, token, tokens, now + leaseTtl, now, rpm, tpm, windowMs, not b[7])
+    rcall('HSET', base .. 'groups', group, scoreText)
+    local remaining = reserve(base, bucket, b, id, k, account, group, token, tokens, now + leaseTtl, now, rpm, tpm, windowMs)
     return { 1, id, remaining, group, account }
   end
 end

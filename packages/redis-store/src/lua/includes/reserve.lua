@@ -8,7 +8,7 @@ local function nearlySpent(left, limit)
 end
 
 -- The bucket fields acquire reads once per key it looks at (one HMGET), in this order.
-local BUCKET_FIELDS = { 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'lim_tok', 'lim_req', 'last_at', 'rem_slack' }
+local BUCKET_FIELDS = { 'rem_req', 'reset_req_at', 'rem_tok', 'reset_tok_at', 'lim_tok', 'lim_req', 'last_at', 'rem_slack', 'inflight_tok' }
 
 -- Declared tpm: the tokens handed out in the last `windowMs` ("<ms>:<tokens>" entries, newest first,
 -- their sum in `tlog_sum`). Drops what aged out, then returns nil when `tokens` more fit under `tpm`,
@@ -57,12 +57,13 @@ local function spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, 
     -- hand-outs count against that until an answer of the new window tells more (and when).
     local limReq = tonumber(b[6])
     if limReq then
-      rcall('HSET', bucket, 'rem_req', limReq, 'seen_req', limReq, 'rem_slack', 0)
+      rcall('HSET', bucket, 'rem_req', b[6], 'seen_req', b[6], 'rem_slack', '0')
       rcall('HDEL', bucket, 'reset_req_at')
     else
       rcall('HDEL', bucket, 'rem_req', 'reset_req_at', 'seen_req', 'rem_slack')
     end
     remReq, resetReq = limReq, nil
+    b[1] = b[6]
   end
   if remReq and remReq <= 0 and not resetReq then
     -- Spent by our own hand-outs since a reset, and no answer has told the new window's end yet: the
@@ -70,6 +71,7 @@ local function spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, 
     if rcall('ZCARD', bucket .. ':inflight') > 0 then return now + settleMs, 'budget_settling' end
     rcall('HDEL', bucket, 'rem_req', 'seen_req', 'rem_slack')
     remReq = nil
+    b[1] = false
   end
   if remReq and remReq <= 0 and resetReq then
     -- Spent only as far as our cautious estimate goes, with answers still on their way that will tell:
@@ -88,9 +90,10 @@ local function spentUntil(bucket, b, tokens, rpm, tpm, windowMs, now, settleMs, 
   local limTok = tonumber(b[5])
   if remTok and resetTok and resetTok <= now then
     -- As for requests: a reset token budget is full again, up to its learned limit.
-    if limTok then rcall('HSET', bucket, 'rem_tok', limTok) else rcall('HDEL', bucket, 'rem_tok') end
+    if limTok then rcall('HSET', bucket, 'rem_tok', b[5]) else rcall('HDEL', bucket, 'rem_tok') end
     rcall('HDEL', bucket, 'reset_tok_at')
     remTok, resetTok = limTok, nil
+    b[3] = b[5]
   end
   -- The token budget must hold this request's tokens, not just be above 0. A bucket that cannot is
   -- cooled only when it is (nearly) spent; one that still has room for smaller requests is only
@@ -123,33 +126,40 @@ end
 
 -- Hand the key out: take the lease, and reserve one request and `tokens` of its bucket's learned
 -- budgets and declared rpm / tpm windows. Returns the requests left (-1 when no budget is known).
--- `fresh`: the bucket was never answered (maybe new): listed in the pool's `buckets` SET for status.
--- A fresh bucket of a key's own account is a key whose account is not known yet: until its answer
--- names one, its request is in the group's `cold` SET, which named accounts' budgets leave room for.
-local function reserve(base, bucket, id, account, group, token, tokens, leaseExpiry, now, rpm, tpm, windowMs, fresh)
-  if fresh then
+-- `b`: the bucket's BUCKET_FIELDS as spentUntil left them; `k`: the key's KEY_FIELDS (acquire-1.lua).
+-- The bucket's and the key's counters are written in one HSET each, numbers as integer strings
+-- (Lua's own number-to-string conversion is a float format, several times dearer).
+-- A bucket never answered (maybe new) is listed in the pool's `buckets` SET for status. A fresh
+-- bucket of a key's own account is a key whose account is not known yet: until its answer names one,
+-- its request is in the group's `cold` SET, which named accounts' budgets leave room for.
+local function reserve(base, bucket, b, id, k, account, group, token, tokens, leaseExpiry, now, rpm, tpm, windowMs)
+  if not b[7] then
     rcall('SADD', base .. 'buckets', account .. '|' .. group)
     if string.sub(account, 1, 1) == '~' then rcall('SADD', coldOf(base, group), token) end
   end
+  local nowText = string.format('%d', now)
   if rpm and rpm > 0 then
     local logKey = bucket .. ':log'
-    rcall('LPUSH', logKey, now)
+    rcall('LPUSH', logKey, nowText)
     rcall('LTRIM', logKey, 0, rpm - 1)
     rcall('PEXPIRE', logKey, windowMs * 2)
   end
+  local tokensText = string.format('%d', tokens)
   if tpm and tpm > 0 and tokens > 0 then
-    rcall('LPUSH', bucket .. ':tlog', now .. ':' .. tokens)
-    rcall('HINCRBY', bucket, 'tlog_sum', tokens)
+    rcall('LPUSH', bucket .. ':tlog', nowText .. ':' .. tokensText)
+    rcall('HINCRBY', bucket, 'tlog_sum', tokensText)
     rcall('PEXPIRE', bucket .. ':tlog', windowMs * 2)
   end
   local remaining = -1
-  if rcall('HEXISTS', bucket, 'rem_req') == 1 then remaining = rcall('HINCRBY', bucket, 'rem_req', -1) end
-  if tokens > 0 and rcall('HEXISTS', bucket, 'rem_tok') == 1 then rcall('HINCRBY', bucket, 'rem_tok', -tokens) end
-  rcall('HINCRBY', bucket, 'inflight_tok', tokens)
-  rcall('ZADD', bucket .. ':inflight', tokens, token)
-  local key = keyOf(base, id)
-  rcall('HINCRBY', key, 'acquired', 1)
-  rcall('HINCRBY', key, 'inflight', 1)
-  rcall('ZADD', base .. 'leases', leaseExpiry, id .. '|' .. token .. '|' .. account .. '|' .. group)
+  local w = { 'inflight_tok', string.format('%d', (tonumber(b[9]) or 0) + tokens) }
+  if b[1] then
+    remaining = tonumber(b[1]) - 1
+    w[3], w[4] = 'rem_req', string.format('%d', remaining)
+  end
+  if tokens > 0 and b[3] then w[#w + 1], w[#w + 2] = 'rem_tok', string.format('%d', tonumber(b[3]) - tokens) end
+  rcall('HSET', bucket, unpack(w))
+  rcall('ZADD', bucket .. ':inflight', tokensText, token)
+  rcall('HSET', keyOf(base, id), 'acquired', string.format('%d', (tonumber(k[8]) or 0) + 1), 'inflight', string.format('%d', (tonumber(k[9]) or 0) + 1))
+  rcall('ZADD', base .. 'leases', string.format('%d', leaseExpiry), id .. '|' .. token .. '|' .. account .. '|' .. group)
   return remaining
 end
