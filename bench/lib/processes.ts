@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, spawnRedis, writeNginxConfig } from '@rotor/testkit';
+import { freePort, requireProgram, spawnRedis, writeNginxConfig } from '@rotor/testkit';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -272,6 +272,8 @@ export function startRotorReplicas(configFile: string, n: number): Promise<(Chil
 
 /** nginx in front of replicas, with the same config as test/e2e's (testkit's writeNginxConfig). */
 export async function startNginx(upstreamPorts: number[]): Promise<Child> {
+  // Missing nginx: a message naming it and how to install it, not a crash that leaves the rest running.
+  requireProgram('nginx');
   const { dir, confFile, port } = await writeNginxConfig(upstreamPorts);
   // Its own process group: a SIGKILL then reaches the workers too, not only the master.
   const child = track(
@@ -302,13 +304,18 @@ export function rssMb(pid: number): number {
   return Number(match[1]) / 1024;
 }
 
-/** Linux counts process CPU in clock ticks of 10 ms (USER_HZ = 100 on every mainstream kernel). */
-const TICK_US = 10_000;
-
-/** CPU time (user + system) a process has used so far, in µs, from /proc/<pid>/stat. */
+/** CPU time a process has used so far, in µs. */
 export function cpuUs(pid: number): number {
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  // Time on CPU of every thread of the process (V8's GC and libuv's pool threads included), in ns
+  // (/proc/<pid>/task/<tid>/schedstat, first field): /proc/<pid>/stat counts 10 ms clock ticks, too
+  // coarse for a round of a few thousand requests.
+  let ns = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1000;
 }
