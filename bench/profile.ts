@@ -5,7 +5,8 @@
  * self time by function, by file/package, and inclusive time of Rotor's own functions, each as a %
  * of the sampled non-idle CPU time. The .cpuprofile is kept for Chrome DevTools / speedscope.
  *
- *   pnpm --filter @rotor/bench profile     (env: PROFILE_SECONDS=10 CONNECTIONS=50 MODE=json|sse TOP=25)
+ *   pnpm --filter @rotor/bench profile     (env: PROFILE_SECONDS=10 CONNECTIONS=50 MODE=json|sse TOP=25
+ *                                           LATENCY_MS=0 STORE=redis|memory)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -126,6 +127,7 @@ runMain(async () => {
   const mode = process.env.MODE === 'sse' ? 'sse' : 'json';
   const top = Number(process.env.TOP ?? 25);
   const latencyMs = Number(process.env.LATENCY_MS ?? 0);
+  const store = process.env.STORE === 'memory' ? 'memory' : 'redis';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotor-profile-'));
   process.env.BENCH_ROTOR_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${dir}`;
   const group = new Group();
@@ -133,12 +135,12 @@ runMain(async () => {
     const redis = group.add(await startRedis());
     const sim = group.add(await startSim({ latencyMs }));
     const rotor = await startRotor(
-      writeRotorConfig(redis.url, { prof: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-prof-${i}`) } }),
+      writeRotorConfig(store === 'memory' ? 'memory://' : redis.url, { prof: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-prof-${i}`) } }),
     );
     group.add(rotor);
     const body = mode === 'sse' ? STREAM_BODY : CHAT_BODY;
     const figures = await loadTest({ url: `${rotor.url}/prof/chat/completions`, token: BENCH_TOKEN, body, connections, seconds });
-    console.log(`load: ${mode}, upstream ${latencyMs} ms, ${connections} connections, ${seconds} s: ${fmt(figures.rps, 0)} req/s, p50 ${fmt(figures.p50, 2)} ms, ${figures.errors} errors`);
+    console.log(`load: ${mode}, ${store} store, upstream ${latencyMs} ms, ${connections} connections, ${seconds} s: ${fmt(figures.rps, 0)} req/s, p50 ${fmt(figures.p50, 2)} ms, ${figures.errors} errors`);
     await rotor.stop();
   } finally {
     await group.stop();

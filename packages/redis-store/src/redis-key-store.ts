@@ -142,7 +142,9 @@ export class RedisKeyStore implements KeyStore {
     const k = this.keys(lease.pool);
     const rl = outcome.rateLimit;
     const { backoff } = this.policy;
-    this.writes.hold();
+    // A success's report waits for the next acquire's write; any other may decide a retry: this turn.
+    if (outcome.kind === 'success') this.writes.holdLazily();
+    else this.writes.hold();
     const reply = (await runScript(
       this.redis,
       'report',
