@@ -10,7 +10,11 @@
  * interleaved (order reversed every other round); medians of the rounds. Unlike req/s, CPU per request
  * barely depends on what else the 2 cores are doing, so it says what a target costs, not how it fared.
  *
- *   pnpm --filter @rotor/bench cpu-cost     (env: CPU_REQUESTS=5000 CPU_ROUNDS=5 CONNECTIONS=20)
+ *   pnpm --filter @rotor/bench cpu-cost     (env: CPU_REQUESTS=5000 CPU_ROUNDS=5 CONNECTIONS=20
+ *                                            BASELINE=<another checkout, dependencies installed>)
+ * BASELINE adds `baseline redis`: that checkout's replica on a redis-server of its own, interleaved
+ * with the rest, so a change is measured against what it changes in one run (runs apart differ more
+ * on a shared machine than most changes do).
  */
 import { CHAT_BODY, loadTest } from './lib/load';
 import {
@@ -55,8 +59,10 @@ export function optionsFromEnv(): CpuCostOptions {
   };
 }
 
-const TARGETS = ['bare hop', 'express + hpm', 'rotor memory://', 'rotor redis'] as const;
-type Target = (typeof TARGETS)[number];
+const ALL_TARGETS = ['bare hop', 'express + hpm', 'rotor memory://', 'rotor redis', 'baseline redis'] as const;
+type Target = (typeof ALL_TARGETS)[number];
+/** Targets with a redis-server of their own, whose CPU is counted with theirs. */
+const ON_REDIS = new Set<Target>(['rotor redis', 'baseline redis']);
 
 export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]> {
   const group = new Group();
@@ -68,18 +74,23 @@ export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]>
     const pool = { cost: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-cpu-${i}`) } };
     const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pool)));
     const onRedis = group.add(await startRotor(writeRotorConfig(redis.url, pool)));
-    const endpoints: Record<Target, { proc: Child; url: string; token: string }> = {
+    const baselineRoot = process.env.BASELINE;
+    const TARGETS = ALL_TARGETS.filter((t) => t !== 'baseline redis' || baselineRoot);
+    const baselineRedis = baselineRoot ? group.add(await startRedis()) : redis;
+    const baseline = baselineRoot ? group.add(await startRotor(writeRotorConfig(baselineRedis.url, pool), baselineRoot)) : onRedis;
+    const endpoints: Record<Target, { proc: Child; url: string; token: string; redis?: Child }> = {
       'bare hop': { proc: bare, url: `${bare.url}/v1/chat/completions`, token: 'ignored' },
       'express + hpm': { proc: expressHpm, url: `${expressHpm.url}/v1/chat/completions`, token: 'ignored' },
       'rotor memory://': { proc: onMemory, url: `${onMemory.url}/cost/chat/completions`, token: BENCH_TOKEN },
-      'rotor redis': { proc: onRedis, url: `${onRedis.url}/cost/chat/completions`, token: BENCH_TOKEN },
+      'rotor redis': { proc: onRedis, url: `${onRedis.url}/cost/chat/completions`, token: BENCH_TOKEN, redis },
+      'baseline redis': { proc: baseline, url: `${baseline.url}/cost/chat/completions`, token: BENCH_TOKEN, redis: baselineRedis },
     };
     const run = async (target: Target, amount: number) => {
-      const { proc, url, token } = endpoints[target];
-      const [p0, r0] = [cpuUs(proc.pid), cpuUs(redis.pid)];
+      const { proc, url, token, redis: itsRedis = redis } = endpoints[target];
+      const [p0, r0] = [cpuUs(proc.pid), cpuUs(itsRedis.pid)];
       const figures = await loadTest({ url, token, body: CHAT_BODY, connections: options.connections, amount });
-      if (figures.errors > 0) throw new Error(`${target}: ${figures.errors} failed requests`);
-      return { proxyUs: (cpuUs(proc.pid) - p0) / figures.ok, redisUs: (cpuUs(redis.pid) - r0) / figures.ok };
+      if (figures.errors > 0) throw new Error(`${target}: ${figures.errors} failed requests (${figures.errorDetail})`);
+      return { proxyUs: (cpuUs(proc.pid) - p0) / figures.ok, redisUs: (cpuUs(itsRedis.pid) - r0) / figures.ok };
     };
     for (const target of TARGETS) await run(target, 1000); // warm-up: JIT, sockets, script cache
     const rounds: Record<Target, { proxyUs: number; redisUs: number }>[] = [];
@@ -89,17 +100,17 @@ export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]>
       for (const target of order) round[target] = await run(target, options.requests);
       rounds.push(round as Record<Target, { proxyUs: number; redisUs: number }>);
     }
-    const total = (t: Target, r: (typeof rounds)[number]) => r[t].proxyUs + (t === 'rotor redis' ? r[t].redisUs : 0);
+    const total = (t: Target, r: (typeof rounds)[number]) => r[t].proxyUs + (ON_REDIS.has(t) ? r[t].redisUs : 0);
     const rows: CpuCostRow[] = TARGETS.map((target) => ({
       target,
       proxyUs: median(rounds.map((r) => r[target].proxyUs)),
-      ...(target === 'rotor redis' ? { redisUs: median(rounds.map((r) => r[target].redisUs)) } : {}),
+      ...(ON_REDIS.has(target) ? { redisUs: median(rounds.map((r) => r[target].redisUs)) } : {}),
       xBare: median(rounds.map((r) => total(target, r) / total('bare hop', r))),
       proxyXBare: median(rounds.map((r) => r[target].proxyUs / r['bare hop'].proxyUs)),
-      ...(target === 'rotor redis' ? { redisXBare: median(rounds.map((r) => r[target].redisUs / r['bare hop'].proxyUs)) } : {}),
+      ...(ON_REDIS.has(target) ? { redisXBare: median(rounds.map((r) => r[target].redisUs / r['bare hop'].proxyUs)) } : {}),
     }));
     for (const [i, r] of rounds.entries()) {
-      console.log(`round ${i + 1}: ` + TARGETS.map((t) => `${t} ${fmt(r[t].proxyUs, 0)}${t === 'rotor redis' ? ` + ${fmt(r[t].redisUs, 0)}` : ''}`).join(', '));
+      console.log(`round ${i + 1}: ` + TARGETS.map((t) => `${t} ${fmt(r[t].proxyUs, 0)}${ON_REDIS.has(t) ? ` + ${fmt(r[t].redisUs, 0)}` : ''}`).join(', '));
     }
     console.log(
       `\ncpu cost: CPU time per request (user + system), ${options.requests} JSON completions per target per round, ` +

@@ -133,6 +133,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
             p99: of(t, (f) => f.p99),
             ok: rounds.reduce((sum, r) => sum + r[t].ok, 0),
             errors: rounds.reduce((sum, r) => sum + r[t].errors, 0),
+            errorDetail: rounds.map((r) => r[t].errorDetail).join('; '),
           })),
           throughputVsBare: byTarget((t) => median(rounds.map((r) => r[t].rps / r['bare hop'].rps))),
           addedP50: byTarget((t) => median(rounds.map((r) => r[t].p50 - r.direct.p50))),

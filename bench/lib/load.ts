@@ -28,6 +28,8 @@ export interface LoadFigures {
   ok: number;
   /** Connection errors, timeouts and non-2xx answers. */
   errors: number;
+  /** What the errors were, and the statuses of the non-2xx answers (for the message when a run fails). */
+  errorDetail: string;
 }
 
 /**
@@ -37,6 +39,7 @@ export interface LoadFigures {
 export function loadTest(spec: LoadSpec): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
+    const statuses: Record<number, number> = {};
     const started = process.hrtime.bigint();
     const instance = autocannon(
       {
@@ -58,11 +61,13 @@ export function loadTest(spec: LoadSpec): Promise<LoadFigures> {
           p99: percentile(latencies, 99),
           ok: latencies.length,
           errors: result.errors + result.timeouts + result.non2xx,
+          errorDetail: `${result.errors} connection errors, ${result.timeouts} timeouts, non-2xx ${JSON.stringify(statuses)}`,
         });
       },
     );
     instance.on('response', (_client, status, _bytes, ms) => {
       if (status >= 200 && status < 300) latencies.push(ms);
+      else statuses[status] = (statuses[status] ?? 0) + 1;
     });
   });
 }

@@ -99,11 +99,11 @@ interface Spawned {
   firstLine: Promise<string>;
 }
 
-/** `node [--require tsx/cjs] <script>` from the repo root, with a minimal environment. */
-function spawnNode(script: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Spawned {
+/** `node [--require tsx/cjs] <script>` from the repo root (or `root`), with a minimal environment. */
+function spawnNode(script: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = [], root = REPO_ROOT): Spawned {
   const child = track(
-    spawn(process.execPath, [...nodeArgs, '--require', 'tsx/cjs', path.join(REPO_ROOT, script), ...args], {
-      cwd: REPO_ROOT,
+    spawn(process.execPath, [...nodeArgs, '--require', 'tsx/cjs', path.join(root, script), ...args], {
+      cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     }),
   );
@@ -249,11 +249,14 @@ export const ROTOR_NODE_FLAGS = ['--max-semi-space-size=8'];
 /**
  * One `rotor proxy` replica (`node --max-semi-space-size=8 --require tsx/cjs services/cli/src/main.ts
  * proxy`, as production runs it). BENCH_ROTOR_NODE_ARGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ * `root`: another checkout of Rotor (with its dependencies installed) to run instead of this one, for a
+ * before / after comparison in one run.
  */
-export async function startRotor(configFile: string): Promise<Child & { port: number }> {
+export async function startRotor(configFile: string, root = REPO_ROOT): Promise<Child & { port: number }> {
   const port = await freePort();
   const nodeArgs = [...ROTOR_NODE_FLAGS, ...(process.env.BENCH_ROTOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const { child, output } = spawnNode('services/cli/src/main.ts', ['proxy'], { ROTOR_CONFIG: configFile, PORT: String(port) }, nodeArgs);
+  const env = { ROTOR_CONFIG: configFile, PORT: String(port) };
+  const { child, output } = spawnNode('services/cli/src/main.ts', ['proxy'], env, nodeArgs, root);
   const url = `http://127.0.0.1:${port}`;
   const stop = stopper(child, 'SIGTERM', 15_000);
   try {
