@@ -6,13 +6,17 @@
  *   rotor x1        one `rotor proxy` replica (on Redis)
  *   rotor memory    the same replica on `memory://` (no Redis): what the Redis path adds is the gap
  *   rotor x3 (lb)   three replicas behind nginx (one Redis, one shared state)
+ *   baseline x1     with BASELINE=<another checkout, dependencies installed>: that tree's replica on a
+ *                   redis-server of its own (a change against what it changes, in one run)
  * for each upstream latency (the sim's --latency-ms). Every target is its own process; autocannon runs
  * here. Rounds are interleaved A/B (order reversed every other round) so drift hits every target alike;
  * medians of the rounds are printed, with ratios and added latency taken per round (paired) and then
  * the median.
  *
  *   pnpm --filter @rotor/bench proxy-overhead
- *   (env: LATENCIES=0,50 MODES=json,sse CONNECTIONS=50 ROUND_SECONDS=3 ROUNDS=3)
+ *   (env: LATENCIES=0,50 MODES=json,sse CONNECTIONS=50 ROUND_SECONDS=3 ROUNDS=3 BASELINE= JITTER_MS=0)
+ * JITTER_MS adds up to that much latency per answer, drawn uniformly: with a constant latency the
+ * connections come back in lock step, a burst every latency (real answers vary).
  */
 import { CHAT_BODY, STREAM_BODY, loadTest, type LoadFigures } from './lib/load';
 import {
@@ -30,8 +34,10 @@ import {
 } from './lib/processes';
 import { fmt, median, printTable } from './lib/stats';
 
-export const TARGETS = ['direct', 'bare hop', 'rotor x1', 'rotor memory', 'rotor x3 (lb)'] as const;
-export type Target = (typeof TARGETS)[number];
+const ALL_TARGETS = ['direct', 'bare hop', 'rotor x1', 'rotor memory', 'rotor x3 (lb)', 'baseline x1'] as const;
+export type Target = (typeof ALL_TARGETS)[number];
+/** The targets of this run: 'baseline x1' only with BASELINE. */
+export const TARGETS = ALL_TARGETS.filter((t) => t !== 'baseline x1' || process.env.BASELINE);
 export type Mode = 'json' | 'sse';
 
 export interface OverheadOptions {
@@ -40,6 +46,7 @@ export interface OverheadOptions {
   connections: number;
   seconds: number;
   rounds: number;
+  jitterMs: number;
 }
 
 export interface OverheadCase {
@@ -63,6 +70,7 @@ export function optionsFromEnv(): OverheadOptions {
     connections: Number(process.env.CONNECTIONS ?? 50),
     seconds: Number(process.env.ROUND_SECONDS ?? 3),
     rounds: Number(process.env.ROUNDS ?? 3),
+    jitterMs: Number(process.env.JITTER_MS ?? 0),
   };
 }
 
@@ -82,7 +90,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
     const sims = new Map<number, Child>();
     const bares = new Map<number, Child>();
     for (const latency of options.latencies) {
-      const sim = group.add(await startSim({ latencyMs: latency }));
+      const sim = group.add(await startSim({ latencyMs: latency, jitterMs: options.jitterMs }));
       sims.set(latency, sim);
       bares.set(latency, group.add(await startBareProxy(sim.url)));
     }
@@ -97,6 +105,10 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
     const replicas = (await startRotorReplicas(config, 3)).map((r) => group.add(r));
     const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pools)));
     const lb = group.add(await startNginx(replicas.map((r) => r.port)));
+    const baselineRoot = process.env.BASELINE;
+    const baseline = baselineRoot
+      ? group.add(await startRotor(writeRotorConfig(group.add(await startRedis()).url, pools), baselineRoot))
+      : replicas[0]!;
 
     const endpoints = (latency: number): Record<Target, Endpoint> => ({
       direct: { url: `${sims.get(latency)!.url}/v1/chat/completions`, token: 'sk-direct' },
@@ -104,6 +116,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
       'rotor x1': { url: `${replicas[0]!.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
       'rotor memory': { url: `${onMemory.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
       'rotor x3 (lb)': { url: `${lb.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
+      'baseline x1': { url: `${baseline.url}/lat${latency}/chat/completions`, token: BENCH_TOKEN },
     });
 
     const cases: OverheadCase[] = [];
@@ -151,7 +164,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
 
 function printCase(c: OverheadCase, options: OverheadOptions): void {
   console.log(
-    `\n${c.mode.toUpperCase()}, upstream latency ${c.latencyMs} ms, ${c.connections} connections, ` +
+    `\n${c.mode.toUpperCase()}, upstream latency ${c.latencyMs} ms${options.jitterMs ? ` + 0-${options.jitterMs} ms` : ''}, ${c.connections} connections, ` +
       `${options.rounds} x ${options.seconds} s interleaved rounds (medians; ratios and added latency paired per round)`,
   );
   printTable(

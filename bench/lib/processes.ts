@@ -174,6 +174,8 @@ export async function startRedis(): Promise<Child> {
 
 export interface SimSpec {
   latencyMs?: number;
+  /** Up to this much more latency per answer, uniformly drawn (the sim's --latency-jitter-ms). */
+  jitterMs?: number;
   /** SSE content chunks per streamed answer and the pause between them. */
   chunks?: number;
   chunkDelayMs?: number;
@@ -184,6 +186,7 @@ export function startSim(spec: SimSpec = {}): Promise<Child> {
   return startPrintingUrl('test/sim-provider/src/main.ts', [
     '--port', '0', '--accept-any-key', '--rpm', '1000000000',
     '--latency-ms', String(spec.latencyMs ?? 0),
+    '--latency-jitter-ms', String(spec.jitterMs ?? 0),
     '--chunks', String(spec.chunks ?? 5),
     '--chunk-delay-ms', String(spec.chunkDelayMs ?? 0),
   ]);

@@ -71,6 +71,7 @@ export function parseCliOptions(args: string[]): SimOptions {
       'model-group': { type: 'string', multiple: true },
       'accept-any-key': { type: 'boolean', default: false },
       'latency-ms': { type: 'string', default: '0' },
+      'latency-jitter-ms': { type: 'string', default: '0' },
       chunks: { type: 'string', default: '5' },
       'chunk-delay-ms': { type: 'string', default: '0' },
     },
@@ -114,6 +115,7 @@ export function parseCliOptions(args: string[]): SimOptions {
     modelGroups,
     acceptAnyKey: values['accept-any-key'] || Object.keys(keys).length === 0,
     latencyMs: int('latency-ms', values['latency-ms']),
+    latencyJitterMs: int('latency-jitter-ms', values['latency-jitter-ms']),
     stream: { chunks: int('chunks', values.chunks), chunkDelayMs: int('chunk-delay-ms', values['chunk-delay-ms']) },
   };
 }

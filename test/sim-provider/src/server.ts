@@ -73,7 +73,9 @@ function sendJson(res: ServerResponse, reply: Reply, headers: Record<string, str
 
 export async function startSimProvider(options: SimOptions = {}): Promise<SimProvider> {
   const windowMs = options.windowMs ?? 60_000;
-  const latencyMs = options.latencyMs ?? 0;
+  const baseLatencyMs = options.latencyMs ?? 0;
+  const jitterMs = options.latencyJitterMs ?? 0;
+  const latency = () => (jitterMs > 0 ? baseLatencyMs + Math.random() * jitterMs : baseLatencyMs);
   const chunks = options.stream?.chunks ?? 5;
   const chunkDelayMs = options.stream?.chunkDelayMs ?? 0;
   const maxLog = options.maxLogEntries ?? 10_000;
@@ -178,7 +180,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
 
     if (route === 'admin') return send(dialect.adminOnly(), window());
     if (probe) {
-      if (!(await waitUnlessClosed(res, latencyMs))) return;
+      if (!(await waitUnlessClosed(res, latency()))) return;
       const models = dialect.models();
       const headers = { [dialect.requestIdHeader]: requestId, ...identity, ...dialect.rateLimitHeaders(window(), Date.now()) };
       return stall ? sendHalfAndStall(res, models, headers) : sendJson(res, models, headers);
@@ -206,7 +208,7 @@ export async function startSimProvider(options: SimOptions = {}): Promise<SimPro
     }
     stats.ok += 1;
 
-    if (!(await waitUnlessClosed(res, latencyMs))) return;
+    if (!(await waitUnlessClosed(res, latency()))) return;
     const pieces = replyPieces(chunks);
     const completion = { pieces, promptTokens: request.promptTokens, completionTokens: pieces.length };
     // The window as it stood right after this request was admitted; the reset counts down to now.

@@ -84,6 +84,11 @@ export interface SimOptions {
   acceptAnyKey?: boolean;
   /** Delay before the response headers of a successful request (default 0). Errors are answered at once. */
   latencyMs?: number;
+  /**
+   * Up to this much more delay, drawn uniformly per request (default 0). Real answers vary: with a
+   * constant latency, closed-loop clients answer and come back in lock step, a burst every latencyMs.
+   */
+  latencyJitterMs?: number;
   /** Shape of streamed responses: number of content chunks (default 5) and the pause between them (default 0). */
   stream?: { chunks?: number; chunkDelayMs?: number };
   /** Cap on `requestLog` and `aborted` entries; the oldest are dropped (default 10000) so benchmarks stay flat. */

@@ -14,7 +14,10 @@ describe('CLI flags for organizations and per-model limits', () => {
       '--model', 'ft:gpt-4o-mini:acme::abc123:7',
       '--model', 'gpt-4o-mini:30@org-1',
       '--model-group', 'gpt-4o=gpt-4o,gpt-4o-2024-08-06',
+      '--latency-ms', '50',
+      '--latency-jitter-ms', '20',
     ]);
+    expect([options.latencyMs, options.latencyJitterMs]).toEqual([50, 20]);
     expect(options.keys).toEqual({
       'sk-sim-cli-a': { org: 'org-1' },
       'sk-sim-cli-b': { org: 'org-1', project: 'proj_cli' },

@@ -157,6 +157,26 @@ describe('streaming, aborts, hangs and the request log', () => {
     }
   });
 
+  it('latencyJitterMs spreads the delay over [latencyMs, latencyMs + jitter] per answer', async () => {
+    const jittery = await startSimProvider({ latencyMs: 20, latencyJitterMs: 200, keys: { [KEY]: {} } });
+    try {
+      const took = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const started = Date.now();
+          const res = await call(`${jittery.url}/v1/chat/completions`, { headers: openaiHeaders(KEY), body: chatBody() });
+          expect(res.status).toBe(200);
+          return Date.now() - started;
+        }),
+      );
+      expect(Math.min(...took)).toBeGreaterThanOrEqual(19);
+      expect(Math.max(...took)).toBeLessThan(20 + 200 + 150);
+      // Twelve draws from 200 ms of jitter: not all within 40 ms of each other (p < 1e-7 by chance).
+      expect(Math.max(...took) - Math.min(...took)).toBeGreaterThan(40);
+    } finally {
+      await jittery.close();
+    }
+  });
+
   it('requestLog shows exactly what reached the provider: secret, method, path, headers', async () => {
     await call(`${sim.url}/v1/chat/completions?trace=1`, {
       headers: { ...openaiHeaders(KEY), 'x-client-header': 'kept', 'x-rotor-token': 'leaked?' },
