@@ -16,10 +16,13 @@ local function windowOver(resetMs) return resetMs ~= nil and resetMs <= 0 end
 -- The bucket fields report reads once (one HMGET), in this order.
 local REPORT_BUCKET_FIELDS = { 'seen_req', 'reset_req_at', 'rem_req', 'seen_tok', 'reset_tok_at', 'inflight_tok', 'last_at' }
 
--- Appends field/value pairs to `w`, which the caller writes in one HSET.
-local function put(w, ...)
+-- Appends up to three field/value pairs to `w`, which the caller writes in one HSET (no vararg
+-- table: this runs several times per report).
+local function put(w, f1, v1, f2, v2, f3, v3)
   local n = #w
-  for i, v in ipairs({ ... }) do w[n + i] = v end
+  w[n + 1], w[n + 2] = f1, v1
+  if f2 then w[n + 3], w[n + 4] = f2, v2 end
+  if f3 then w[n + 5], w[n + 6] = f3, v3 end
 end
 
 -- `f`: the bucket's REPORT_BUCKET_FIELDS as read; `inflightTok`: the tokens still in flight on it (this
