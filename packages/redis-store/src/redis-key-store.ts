@@ -69,7 +69,7 @@ export class RedisKeyStore implements KeyStore {
     policy: Partial<StorePolicy> = {},
   ) {
     this.policy = { ...DEFAULT_POLICY, ...policy };
-    this.writes = new WriteCoalescer(redis);
+    this.writes = WriteCoalescer.of(redis);
   }
 
   keys(pool: string): PoolKeys {

@@ -13,12 +13,24 @@ import type { Cluster, Redis } from 'ioredis';
  * Cluster clients write to one socket per node: their writes are left as they are.
  */
 export class WriteCoalescer {
+  private static readonly byConnection = new WeakMap<Redis | Cluster, WriteCoalescer>();
+
+  /** The one coalescer of a connection: stores sharing a client must share its cork, or one's acquire would leave another's reports held. */
+  static of(redis: Redis | Cluster): WriteCoalescer {
+    let coalescer = WriteCoalescer.byConnection.get(redis);
+    if (!coalescer) {
+      coalescer = new WriteCoalescer(redis);
+      WriteCoalescer.byConnection.set(redis, coalescer);
+    }
+    return coalescer;
+  }
+
   private held: Socket | undefined;
   private endOfTurn: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   /** `lazyMs`: how long holdLazily() may keep writes back when no acquire comes to take them along. */
-  constructor(
+  private constructor(
     private readonly redis: Redis | Cluster,
     private readonly lazyMs = 2,
   ) {}

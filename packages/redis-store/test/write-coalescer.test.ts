@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { closeAll, connect, ids, newStore, outcome } from './helpers';
+import { RedisKeyStore } from '../src/redis-key-store';
 import type { Lease } from '../src/types';
 
 afterAll(closeAll);
@@ -68,5 +69,18 @@ describe('writes nobody waits for are coalesced', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(writes.count()).toBe(1);
     await Promise.all(reports);
+  });
+});
+
+describe('stores sharing one connection', () => {
+  it("share its cork: one store's acquire takes the other's held reports along", async () => {
+    const { redis, store, held } = await leases(2);
+    const other = new RedisKeyStore(redis, store.policy);
+    const writes = countWrites(redis);
+    const reports = held.map((lease) => other.report(lease, outcome('success')));
+    const acquired = store.acquire('p');
+    expect(writes.count()).toBe(1);
+    await Promise.all([...reports, acquired]);
+    expect(writes.count()).toBe(1);
   });
 });
