@@ -6,6 +6,7 @@ import { runScript } from './scripts';
 import { storeError } from './errors';
 import { readSnapshot } from './snapshot';
 import { WriteCoalescer } from './write-coalescer';
+import { eventLoopSaturated } from './loop-saturation';
 import { readKeyStatus, readParkedKeys, type KeyStatus, type ParkedKey } from './key-reads';
 import {
   DEFAULT_POLICY,
@@ -106,6 +107,12 @@ export class RedisKeyStore implements KeyStore {
   private async acquireOnce(pool: string, options: AcquireOptions): Promise<AcquireResult | typeof POOL_MISSING> {
     const k = this.keys(pool);
     const token = nextToken();
+    // An acquire leaves at once, so its answer can be read as soon as the loop comes round; only when
+    // the loop is saturated (requests wait for it anyway) do a turn's acquires leave in one write,
+    // which saves a syscall and a wake-up of Redis each (docs/benchmarks.md: +7-9 % req/s at 0 ms
+    // upstream; the same at 50 ms upstream, with the loop not saturated, doubled the acquire's wait).
+    const batched = eventLoopSaturated();
+    if (batched) this.writes.hold();
     const sent = runScript(
       this.redis,
       'acquire',
@@ -121,7 +128,7 @@ export class RedisKeyStore implements KeyStore {
         groupName(options.group),
       ],
     );
-    this.writes.flush();
+    if (!batched) this.writes.flush();
     const reply = (await sent) as [number, string | number, number?, string?, string?];
     if (reply[0] === 1) {
       const remaining = Number(reply[2]);

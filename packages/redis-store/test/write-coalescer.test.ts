@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { closeAll, connect, ids, newStore, outcome } from './helpers';
+import { eventLoopSaturated } from '../src/loop-saturation';
 import { RedisKeyStore } from '../src/redis-key-store';
 import type { Lease } from '../src/types';
 
@@ -81,6 +82,36 @@ describe('stores sharing one connection', () => {
     const acquired = store.acquire('p');
     expect(writes.count()).toBe(1);
     await Promise.all([...reports, acquired]);
+    expect(writes.count()).toBe(1);
+  });
+});
+
+describe('acquires', () => {
+  /** Keeps the event loop busy (the work a saturated replica has), long enough to fill a sampling window. */
+  const busy = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      // spin
+    }
+  };
+  const afterTimers = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  it('leave one write each while the event loop has room, and one write per turn while it is saturated', async () => {
+    const { redis, store } = await leases(0);
+    eventLoopSaturated(); // starts the sampler
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(eventLoopSaturated()).toBe(false);
+    let writes = countWrites(redis);
+    await Promise.all([store.acquire('p'), store.acquire('p'), store.acquire('p'), store.acquire('p')]);
+    expect(writes.count()).toBe(4);
+
+    busy(1500);
+    await afterTimers(); // the overdue sample reads a window that was ≥ 90 % busy
+    expect(eventLoopSaturated()).toBe(true);
+    writes = countWrites(redis);
+    const acquired = [store.acquire('p'), store.acquire('p'), store.acquire('p'), store.acquire('p')];
+    expect(writes.count()).toBe(0); // held to the end of the turn
+    await Promise.all(acquired);
     expect(writes.count()).toBe(1);
   });
 });
