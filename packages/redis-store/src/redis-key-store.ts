@@ -109,8 +109,8 @@ export class RedisKeyStore implements KeyStore {
     const token = nextToken();
     // An acquire leaves at once, so its answer can be read as soon as the loop comes round; only when
     // the loop is saturated (requests wait for it anyway) do a turn's acquires leave in one write,
-    // which saves a syscall and a wake-up of Redis each (docs/benchmarks.md: +7-9 % req/s at 0 ms
-    // upstream; the same at 50 ms upstream, with the loop not saturated, doubled the acquire's wait).
+    // which saves a syscall and a wake-up of Redis each (docs/benchmarks.md: +5-13 % req/s at 0 ms
+    // upstream; holding them always doubled the acquire's wait at 50 ms upstream, loop not saturated).
     const batched = eventLoopSaturated();
     if (batched) this.writes.hold();
     const sent = runScript(

@@ -7,8 +7,9 @@ import type { Cluster, Redis } from 'ioredis';
  * one socket write, not one per answer: each write is a syscall on the replica and a read on Redis, and
  * at 0 ms upstream they were the largest single item of a replica's CPU on Redis (bench profile:
  * `writeUtf8String` from ioredis, ~12 % of its CPU). Unlike ioredis auto-pipelining, nothing is held
- * behind a batch in flight and an acquire is never held at all: it leaves at once, with whatever
- * reports were waiting ahead of it (Redis runs them in the order they were sent either way).
+ * behind a batch in flight, and an acquire is held only while the event loop is saturated
+ * (RedisKeyStore): otherwise it leaves at once, with whatever reports were waiting ahead of it (Redis
+ * runs them in the order they were sent either way).
  *
  * Cluster clients write to one socket per node: their writes are left as they are.
  */
