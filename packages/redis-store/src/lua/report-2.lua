@@ -47,10 +47,9 @@ local rcall = redis.call
 local base, clientOut = KEYS[1], KEYS[2]
 local id, token, leaseAccount, group, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now = nowMs()
-local member = id .. '|' .. token .. '|' .. leaseAccount .. '|' .. group
 local keyState = rcall('HGET', base .. 'states', id)
 if not keyState then
-  if token ~= '' then releaseLease(base, member) end
+  if token ~= '' then releaseLease(base, id .. '|' .. token .. '|' .. leaseAccount .. '|' .. group) end
   return { -1 }
 end
 
@@ -60,13 +59,12 @@ local key = keyOf(base, id)
 local k = rcall('HMGET', key, 'account', 'account_decl', 'inflight', 'ok')
 local kw = { 'last_class', kind, 'last_status', ARGV[6], 'last_at', now, 'last_error', ARGV[20] }
 
--- The lease ends (as releaseLease, with the key's and its bucket's counters in the writes below).
+-- The lease ends (takeLease), its counters lowered in the key's and its bucket's writes below.
 local leaseBucket = bucketOf(base, leaseAccount, group)
 local givenBack = 0
-if token ~= '' and rcall('ZREM', base .. 'leases', member) == 1 then
-  if string.sub(leaseAccount, 1, 1) == '~' then rcall('SREM', coldOf(base, group), token) end
-  local reserved = tonumber(rcall('ZSCORE', leaseBucket .. ':inflight', token))
-  if reserved and rcall('ZREM', leaseBucket .. ':inflight', token) == 1 and reserved > 0 then givenBack = reserved end
+local reserved = token ~= '' and takeLease(base, id, token, leaseAccount, group)
+if reserved then
+  givenBack = reserved
   local inflight = tonumber(k[3]) or 0
   if inflight > 0 then put(kw, 'inflight', inflight - 1) end
 end

@@ -137,16 +137,15 @@ local function reserve(base, bucket, b, id, k, account, group, token, tokens, le
     rcall('SADD', base .. 'buckets', account .. '|' .. group)
     if string.sub(account, 1, 1) == '~' then rcall('SADD', coldOf(base, group), token) end
   end
-  local nowText = string.format('%d', now)
   if rpm and rpm > 0 then
     local logKey = bucket .. ':log'
-    rcall('LPUSH', logKey, nowText)
+    rcall('LPUSH', logKey, string.format('%d', now))
     rcall('LTRIM', logKey, 0, rpm - 1)
     rcall('PEXPIRE', logKey, windowMs * 2)
   end
   local tokensText = string.format('%d', tokens)
   if tpm and tpm > 0 and tokens > 0 then
-    rcall('LPUSH', bucket .. ':tlog', nowText .. ':' .. tokensText)
+    rcall('LPUSH', bucket .. ':tlog', string.format('%d', now) .. ':' .. tokensText)
     rcall('HINCRBY', bucket, 'tlog_sum', tokensText)
     rcall('PEXPIRE', bucket .. ':tlog', windowMs * 2)
   end
