@@ -26,6 +26,7 @@ import {
   startExpressHpmProxy,
   startRedis,
   startRotor,
+  startBaselineRotor,
   startSim,
   writeRotorConfig,
   type Child,
@@ -74,16 +75,14 @@ export async function runCpuCost(options: CpuCostOptions): Promise<CpuCostRow[]>
     const pool = { cost: { baseUrl: `${sim.url}/v1`, keys: Array.from({ length: 5 }, (_, i) => `sk-cpu-${i}`) } };
     const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pool)));
     const onRedis = group.add(await startRotor(writeRotorConfig(redis.url, pool)));
-    const baselineRoot = process.env.BASELINE;
-    const TARGETS = ALL_TARGETS.filter((t) => t !== 'baseline redis' || baselineRoot);
-    const baselineRedis = baselineRoot ? group.add(await startRedis()) : redis;
-    const baseline = baselineRoot ? group.add(await startRotor(writeRotorConfig(baselineRedis.url, pool), baselineRoot)) : onRedis;
+    const baseline = (await startBaselineRotor(group, pool)) ?? { rotor: onRedis, redis };
+    const TARGETS = ALL_TARGETS.filter((t) => t !== 'baseline redis' || process.env.BASELINE);
     const endpoints: Record<Target, { proc: Child; url: string; token: string; redis?: Child }> = {
       'bare hop': { proc: bare, url: `${bare.url}/v1/chat/completions`, token: 'ignored' },
       'express + hpm': { proc: expressHpm, url: `${expressHpm.url}/v1/chat/completions`, token: 'ignored' },
       'rotor memory://': { proc: onMemory, url: `${onMemory.url}/cost/chat/completions`, token: BENCH_TOKEN },
       'rotor redis': { proc: onRedis, url: `${onRedis.url}/cost/chat/completions`, token: BENCH_TOKEN, redis },
-      'baseline redis': { proc: baseline, url: `${baseline.url}/cost/chat/completions`, token: BENCH_TOKEN, redis: baselineRedis },
+      'baseline redis': { proc: baseline.rotor, url: `${baseline.rotor.url}/cost/chat/completions`, token: BENCH_TOKEN, redis: baseline.redis },
     };
     const run = async (target: Target, amount: number) => {
       const { proc, url, token, redis: itsRedis = redis } = endpoints[target];

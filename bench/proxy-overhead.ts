@@ -28,6 +28,7 @@ import {
   startRedis,
   startRotor,
   startRotorReplicas,
+  startBaselineRotor,
   startSim,
   writeRotorConfig,
   type Child,
@@ -105,10 +106,7 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadCas
     const replicas = (await startRotorReplicas(config, 3)).map((r) => group.add(r));
     const onMemory = group.add(await startRotor(writeRotorConfig('memory://', pools)));
     const lb = group.add(await startNginx(replicas.map((r) => r.port)));
-    const baselineRoot = process.env.BASELINE;
-    const baseline = baselineRoot
-      ? group.add(await startRotor(writeRotorConfig(group.add(await startRedis()).url, pools), baselineRoot))
-      : replicas[0]!;
+    const baseline = (await startBaselineRotor(group, pools))?.rotor ?? replicas[0]!;
 
     const endpoints = (latency: number): Record<Target, Endpoint> => ({
       direct: { url: `${sims.get(latency)!.url}/v1/chat/completions`, token: 'sk-direct' },

@@ -271,6 +271,17 @@ export async function startRotor(configFile: string, root = REPO_ROOT): Promise<
   return { url, port, pid: child.pid!, stop };
 }
 
+/**
+ * With BASELINE=<another checkout, dependencies installed>: that tree's replica on the same pools, on a
+ * redis-server of its own (a change measured against what it changes, in one run); else undefined.
+ */
+export async function startBaselineRotor(group: Group, pools: Record<string, RotorPool>): Promise<{ rotor: Child; redis: Child } | undefined> {
+  const root = process.env.BASELINE;
+  if (!root) return undefined;
+  const redis = group.add(await startRedis());
+  return { redis, rotor: group.add(await startRotor(writeRotorConfig(redis.url, pools), root)) };
+}
+
 /** `n` replicas on one config (one Redis, one shared state), started together. */
 export function startRotorReplicas(configFile: string, n: number): Promise<(Child & { port: number })[]> {
   return Promise.all(Array.from({ length: n }, () => startRotor(configFile)));
